@@ -1,0 +1,1 @@
+"""ACSO financial-intelligence agent."""

@@ -1,0 +1,1 @@
+"""ACSO incident-response agent."""

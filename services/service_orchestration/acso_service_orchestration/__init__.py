@@ -1,0 +1,1 @@
+"""ACSO service-orchestration agent."""

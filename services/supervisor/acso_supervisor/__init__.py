@@ -1,0 +1,1 @@
+"""ACSO supervisor agent."""

@@ -1,0 +1,1 @@
+"""ACSO threat-hunter agent."""

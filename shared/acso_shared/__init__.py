@@ -1,0 +1,1 @@
+"""ACSO shared library."""
