@@ -35,7 +35,7 @@ def flat_records(
     return out
 
 
-def add(records: list[CostRecord], day: date, amount: float, **fields: str) -> list[CostRecord]:
+def add(records: list[CostRecord], day: date, amount: float, **fields: object) -> list[CostRecord]:
     """The records plus one extra record on `day` (fields default to the first record's)."""
     template = records[0]
     extra = template.model_copy(update={"usage_date": day, "amount": amount, **fields})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from datetime import date
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_crypto_mining_is_ec2_compute_from_labelled_new_instances(generated):
 
 def test_compute_spend_dips_at_weekends(generated):
     by_weekday = defaultdict(list)
-    daily = defaultdict(float)
+    daily: defaultdict[date, float] = defaultdict(float)
     for r in generated.records:
         if r.service == EC2_COMPUTE and r.resource_id is None and r.charge_category is ChargeCategory.USAGE:
             daily[r.usage_date] += r.amount
