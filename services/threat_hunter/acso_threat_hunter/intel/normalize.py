@@ -108,11 +108,18 @@ def normalize_url(value: str) -> str:
 
 
 def url_host(hostname: str) -> str:
-    """Canonical host of a URL: an IP address or a domain name."""
+    """Canonical host of a URL: an IP address, a domain name, or a lower-cased intranet name."""
     try:
         return str(parse_ip(hostname))
     except Invalid:
+        pass
+    try:
         return normalize_domain(hostname)
+    except Invalid:
+        # Single-label hosts (`http://intranet/`) are valid in URLs though not as domain indicators.
+        if _LABEL.match(hostname.lower()):
+            return hostname.lower()
+        raise
 
 
 def normalize_hash(value: str, expected: IndicatorType | None = None) -> tuple[IndicatorType, str]:
