@@ -31,6 +31,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 JOURNAL_FIELDS = ("comments", "work_notes")
+USER_KEY = web.RequestKey("user", str)
 TABLE_PREFIX = {"incident": ("INC", 10001), "change_request": ("CHG", 30001)}
 INITIAL_STATE = {"incident": "1", "change_request": "-5"}
 
@@ -104,7 +105,7 @@ class FakeServiceNow:
             user = self._user(request)
             if user is None:
                 return _failure(401, "User Not Authenticated", "Required to provide Auth information")
-            request["user"] = user
+            request[USER_KEY] = user
         return await handler(request)
 
     async def _token(self, request: web.Request) -> web.Response:
@@ -188,10 +189,10 @@ class FakeServiceNow:
             "number": number,
             "state": INITIAL_STATE[table],
             "sys_created_on": _now(),
-            "sys_created_by": request["user"],
+            "sys_created_by": request[USER_KEY],
             "sys_mod_count": "-1",
         }
-        problem = self._apply(table, record, body, request["user"])
+        problem = self._apply(table, record, body, request[USER_KEY])
         if problem is not None:
             return problem
         self.tables[table][record["sys_id"]] = record
@@ -221,7 +222,7 @@ class FakeServiceNow:
         body = await request.json()
         if not isinstance(body, dict):
             return _failure(400, "Exception while reading request", "The payload is not valid JSON.")
-        problem = self._apply(table, record, body, request["user"])
+        problem = self._apply(table, record, body, request[USER_KEY])
         if problem is not None:
             return problem
         return web.json_response({"result": self._project(record, request.query.get("sysparm_fields"))})

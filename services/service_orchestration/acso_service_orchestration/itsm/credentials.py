@@ -132,8 +132,9 @@ class BasicAuth:
         """The static Basic header."""
         return self._header
 
-    def invalidate(self) -> None:
-        """Nothing cached to forget."""
+    def invalidate(self) -> bool:
+        """Nothing cached to forget: a rejected password stays rejected."""
+        return False
 
 
 class OAuthClientCredentials:
@@ -175,6 +176,8 @@ class OAuthClientCredentials:
             self._expires_at = self._clock() + float(body.get("expires_in", 300))
         return {"Authorization": f"Bearer {self._token}"}
 
-    def invalidate(self) -> None:
-        """Forget the cached token."""
+    def invalidate(self) -> bool:
+        """Forget the cached token; a retry fetches a new one."""
+        had_token = self._token is not None
         self._token = None
+        return had_token

@@ -68,8 +68,8 @@ class RequestAuth(Protocol):
         """Headers to add to every authenticated request."""
         ...
 
-    def invalidate(self) -> None:
-        """Forget cached tokens after a 401 so the next call fetches a fresh one."""
+    def invalidate(self) -> bool:
+        """Forget cached tokens after a 401; True if a fresh attempt could now succeed."""
         ...
 
 
@@ -163,9 +163,14 @@ class ItsmHttp:
                     if 200 <= status < 300:
                         return HttpResult(status, dict(resp.headers), _decode(raw, resp.content_type))
                     text = raw[:_ERROR_TEXT_LIMIT].decode("utf-8", "replace")
-                    if status == 401 and authenticated and self._auth is not None and not reauthenticated:
-                        # A cached OAuth token may have been revoked: fetch a fresh one once.
-                        self._auth.invalidate()
+                    if (
+                        status == 401
+                        and authenticated
+                        and self._auth is not None
+                        and not reauthenticated
+                        and self._auth.invalidate()
+                    ):
+                        # A cached OAuth token may have been revoked: fetch a fresh one, once.
                         reauthenticated = True
                         attempt -= 1
                         continue
