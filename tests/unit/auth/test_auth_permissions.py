@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import acso_shared.auth.permissions as permissions_module
 from acso_shared.auth.models import AuthMethod, Principal, PrincipalKind, Role
 from acso_shared.auth.permissions import (
     MATRIX,
@@ -238,3 +241,9 @@ def test_the_markdown_table_has_one_row_per_route() -> None:
 
     assert len(table.strip().splitlines()) == len(MATRIX) + 2
     assert "| POST | `/v1/approvals/{id}` | approvals.decide |  | yes |  |  | yes |  |" in table
+
+
+def test_the_readme_shows_the_current_matrix() -> None:
+    readme = (Path(permissions_module.__file__).parent / "README.md").read_text()
+
+    assert readme.endswith(render_markdown())
