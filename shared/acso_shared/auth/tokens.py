@@ -241,14 +241,20 @@ class _KeyCache:
     monotonic: Clock
     keys: dict[str, RSAKey] = field(default_factory=dict)
     fetched_at: float | None = None
+    attempted_at: float | None = None
 
     def needs_fetch(self, kid: str) -> bool:
-        if self.fetched_at is None:
+        now = self.monotonic()
+        # At most one fetch per interval, successful or not: unknown kids sent by a forger and a
+        # JWKS outage must not turn every request into a call to the identity provider.
+        if self.attempted_at is not None and now - self.attempted_at < self.policy.min_refresh_interval_s:
+            return False
+        if self.fetched_at is None or now - self.fetched_at > self.policy.max_jwks_age_s:
             return True
-        age = self.monotonic() - self.fetched_at
-        if age > self.policy.max_jwks_age_s:
-            return True
-        return kid not in self.keys and age >= self.policy.min_refresh_interval_s
+        return kid not in self.keys
+
+    def attempt(self) -> None:
+        self.attempted_at = self.monotonic()
 
     def store(self, document: Mapping[str, Any]) -> None:
         self.keys = parse_jwks(document)
@@ -262,6 +268,8 @@ class _KeyCache:
     def key_for(self, kid: str) -> RSAKey:
         key = self.keys.get(kid)
         if key is None:
+            if self.fetched_at is None:
+                raise Unavailable("jwks_unavailable", "the signing keys have not been fetched yet")
             raise Unauthorized("token_invalid", "the token was signed with an unknown key")
         return key
 
@@ -321,6 +329,7 @@ class TokenVerifier(_VerifierBase):
             async with self._lock:
                 # Another request may have refreshed the keys while this one waited.
                 if self._cache.needs_fetch(header.kid):
+                    self._cache.attempt()
                     try:
                         document = await self._fetch()
                     except Exception as err:
@@ -352,6 +361,7 @@ class SyncTokenVerifier(_VerifierBase):
             raise Unauthorized("token_missing", "a bearer token is required")
         header = _inspect_header(token)
         if self._cache.needs_fetch(header.kid):
+            self._cache.attempt()
             try:
                 document = self._fetch()
             except Exception as err:

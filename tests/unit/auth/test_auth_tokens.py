@@ -311,6 +311,34 @@ async def test_a_jwks_outage_keeps_serving_cached_keys_after_they_go_stale(
     assert source.calls == 2
 
 
+async def test_during_a_jwks_outage_fetches_are_retried_at_most_once_per_interval(
+    verifier: TokenVerifier, source: JwksSource, clocks: Clocks
+) -> None:
+    await verifier.verify(_sign(_access_claims()))
+    source.fail = True
+    clocks.mono += 7200
+
+    for _ in range(3):
+        await verifier.verify(_sign(_access_claims()))
+    clocks.mono += 31
+    await verifier.verify(_sign(_access_claims()))
+
+    assert source.calls == 3
+
+
+async def test_before_any_successful_fetch_every_token_is_unavailable_not_unauthorized(
+    verifier: TokenVerifier, source: JwksSource
+) -> None:
+    source.fail = True
+    with pytest.raises(Unavailable):
+        await verifier.verify(_sign(_access_claims()))
+
+    with pytest.raises(Unavailable):
+        await verifier.verify(_sign(_access_claims()))
+
+    assert source.calls == 1
+
+
 def test_the_sync_verifier_applies_the_same_checks(clocks: Clocks) -> None:
     source = JwksSource(KEY)
     policy = TokenPolicy(issuer=ISSUER, client_ids=frozenset({CLIENT}))
