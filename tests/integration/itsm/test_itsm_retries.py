@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
@@ -10,7 +11,9 @@ from acso_service_orchestration.itsm.http import ItsmHttp, RetryPolicy
 from acso_service_orchestration.itsm.jira import JiraAdapter
 from acso_service_orchestration.itsm.servicenow import ServiceNowAdapter
 from acso_service_orchestration.itsm.urlpolicy import UrlPolicy, validate_url
+from acso_shared.auth.webhooks import WebhookVerifier
 from acso_shared.errors import Upstream
+from tests.fakes.servicenow import FakeServiceNow
 from tests.integration.itsm.itsm_support import (
     SN_INBOUND_SECRET,
     RecordingSleep,
@@ -24,14 +27,16 @@ pytestmark = pytest.mark.integration
 POLICY = RetryPolicy(max_attempts=4, base_delay_s=0.5, max_delay_s=4.0, max_retry_after_s=30.0, timeout_s=5)
 
 
-def sn_adapter_with(servicenow, session, verifier, sleep, policy=POLICY):
+def sn_adapter_with(
+    servicenow: FakeServiceNow, session: aiohttp.ClientSession, verifier: WebhookVerifier, sleep: RecordingSleep
+) -> ServiceNowAdapter:
     config = servicenow_config(servicenow)
     http = ItsmHttp(
         config.system,
         validate_url(config.base_url, UrlPolicy.for_config(config)),
         session,
         auth=BasicAuth(servicenow.username, SecretStr(servicenow.password)),
-        policy=policy,
+        policy=POLICY,
         sleep=sleep,
         rand=lambda: 0.5,
     )

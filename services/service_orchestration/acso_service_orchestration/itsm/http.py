@@ -114,7 +114,9 @@ class ItsmHttp:
         self._rand = rand
 
     def url(self, path: str) -> URL:
-        """An absolute URL under the base URL; `path` is always relative to it."""
+        """An absolute URL under the base URL; `path` is always relative to it ("" is the base itself)."""
+        if not path:
+            return self.base_url
         return self.base_url.with_path(self.base_url.path.rstrip("/") + "/" + path.lstrip("/"))
 
     async def request(
