@@ -8,6 +8,7 @@ permission. A field matches when any of its values matches, as Sigma backends do
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 
@@ -15,16 +16,30 @@ def resolve(record: Mapping[str, Any], field: str) -> tuple[Any, ...]:
     """All leaf values at a dotted path; empty when the path is absent."""
     if field in record:  # flattened records keep dotted keys at the top level
         return _flatten((record[field],))
-    current: list[Any] = [record]
-    for part in field.split("."):
-        following: list[Any] = []
-        for node in current:
-            if isinstance(node, Mapping) and part in node:
-                following.append(node[part])
-        current = list(_flatten(tuple(following)))
+    parts = _split(field)
+    node: Any = record
+    # Fast path: plain nested objects, the shape of nearly every CloudTrail field.
+    for depth, part in enumerate(parts):
+        if not isinstance(node, Mapping) or part not in node:
+            return ()
+        node = node[part]
+        if isinstance(node, list):
+            return _fan_out(_flatten((node,)), parts[depth + 1 :])
+    return _flatten((node,))
+
+
+def _fan_out(nodes: tuple[Any, ...], parts: tuple[str, ...]) -> tuple[Any, ...]:
+    current = nodes
+    for part in parts:
+        current = _flatten(tuple(n[part] for n in current if isinstance(n, Mapping) and part in n))
         if not current:
             return ()
-    return tuple(current)
+    return current
+
+
+@lru_cache(maxsize=4096)
+def _split(field: str) -> tuple[str, ...]:
+    return tuple(field.split("."))
 
 
 def _flatten(values: tuple[Any, ...]) -> tuple[Any, ...]:
