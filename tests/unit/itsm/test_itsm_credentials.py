@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from acso_service_orchestration.itsm.credentials import (
     JiraCredentials,
@@ -18,12 +19,8 @@ from acso_shared.errors import Invalid, NotFound, Upstream
 pytestmark = pytest.mark.unit
 
 
-class AwsError(Exception):
-    """Shaped like botocore's ClientError: the code is in `response`."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.response = {"Error": {"Code": code, "Message": code}}
+def aws_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, "GetSecretValue")
 
 
 class SecretsClient:
@@ -35,9 +32,9 @@ class SecretsClient:
     async def get_secret_value(self, *, SecretId: str) -> dict[str, Any]:
         self.calls += 1
         if self.error:
-            raise AwsError(self.error)
+            raise aws_error(self.error)
         if SecretId not in self.values:
-            raise AwsError("ResourceNotFoundException")
+            raise aws_error("ResourceNotFoundException")
         return {"Name": SecretId, "SecretString": self.values[SecretId]}
 
 
@@ -77,9 +74,9 @@ async def test_a_missing_secret_is_not_found():
     assert caught.value.code == "itsm_secret_not_found"
 
 
-async def test_other_aws_errors_are_upstream():
+async def test_other_aws_errors_use_the_shared_translation():
     with pytest.raises(Upstream):
-        await SecretsManagerReader(SecretsClient({}, error="ThrottlingException")).read("s")
+        await SecretsManagerReader(SecretsClient({}, error="AccessDeniedException")).read("s")
 
 
 def test_a_servicenow_oauth_secret_parses():

@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from acso_service_orchestration.itsm.http import ItsmHttp
 from acso_service_orchestration.itsm.models import ServiceNowAuthMode
+from acso_shared.aws.clients import error_code, translate_aws_error
 from acso_shared.errors import Invalid, NotFound, Upstream
 
 
@@ -58,13 +60,12 @@ class SecretsManagerReader:
             return cached[1]
         try:
             response = await self._client.get_secret_value(SecretId=secret_id)
-        except Exception as err:
-            code = _client_error_code(err)
-            if code is None:
-                raise
-            if code == "ResourceNotFoundException":
+        except ClientError as err:
+            if error_code(err) == "ResourceNotFoundException":
                 raise NotFound("itsm_secret_not_found", f"secret {secret_id} does not exist") from err
-            raise Upstream("itsm_secret_unavailable", f"secret {secret_id}: {code}") from err
+            raise translate_aws_error(err, "secretsmanager:GetSecretValue") from err
+        except BotoCoreError as err:
+            raise translate_aws_error(err, "secretsmanager:GetSecretValue") from err
         value = response.get("SecretString")
         if not isinstance(value, str):
             raise Invalid("itsm_secret_invalid", f"secret {secret_id} has no SecretString")
@@ -74,15 +75,6 @@ class SecretsManagerReader:
     def forget(self, secret_id: str) -> None:
         """Drop a cached secret, e.g. after the ITSM rejected its credentials."""
         self._cache.pop(secret_id, None)
-
-
-def _client_error_code(err: Exception) -> str | None:
-    """The AWS error code of a botocore ClientError, without importing botocore here."""
-    response = getattr(err, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
 
 
 class _Secret(BaseModel):
