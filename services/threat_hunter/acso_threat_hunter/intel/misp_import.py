@@ -6,6 +6,7 @@ describeTypes); only attributes flagged `to_ids` become indicators, the rest are
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -150,9 +151,11 @@ def _aware(value: Any) -> datetime | None:
 def _load_event(raw: Any, where: str) -> MISPEvent:
     event = MISPEvent()
     try:
-        event.load(raw)
+        # pymisp consumes the dicts it loads; keep the original to name a bad attribute afterwards.
+        event.load(copy.deepcopy(raw))
     except PyMISPError as err:
-        raise Invalid("misp_invalid", f"{where}: {err}{_first_bad_attribute(raw)}") from err
+        # pymisp's message for a bad type lists every known type: keep the start, which names the problem.
+        raise Invalid("misp_invalid", f"{where}{_first_bad_attribute(raw)}: {str(err)[:160]}") from err
     except (TypeError, ValueError, KeyError) as err:
         raise Invalid("misp_invalid", f"{where}: not a MISP event ({err})") from err
     return event
@@ -232,7 +235,7 @@ def parse_misp(
                         first_seen=first_seen,
                         last_seen=last_seen,
                         labels=tuple(dict.fromkeys([*event_tags, *tags])),
-                        description=str(attr.comment or event.info),
+                        description=str(getattr(attr, "comment", None) or event.info),
                         related=related,
                     )
                 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid4
@@ -17,7 +17,7 @@ from acso_shared.errors import AcsoError, Invalid
 from acso_shared.logging import get_logger
 
 from .feeds import parse_csv, parse_plain
-from .index import IntelIndex
+from .index import IndexedIndicator, IntelIndex
 from .misp_import import parse_misp
 from .models import (
     FeedFormat,
@@ -25,13 +25,16 @@ from .models import (
     ImportJob,
     ImportRequest,
     ImportStatus,
+    IndicatorOut,
     IndicatorPage,
+    IndicatorType,
     MatchRequest,
     MatchResponse,
+    Observable,
 )
 from .normalize import infer_indicator
-from .records import ParsedFeed
-from .repository import IntelRepository
+from .records import IndicatorRecord, ParsedFeed
+from .repository import UpsertResult
 from .stix_import import parse_stix_bundle
 from .taxii import fetch_taxii_bundle
 
@@ -56,6 +59,24 @@ class RawFeedStore(Protocol):
     async def put(
         self, key: str, body: bytes, *, content_type: str = ..., metadata: dict[str, str] | None = None
     ) -> str: ...
+
+
+class IntelStore(Protocol):
+    """What the service needs from storage: `IntelRepository` in production."""
+
+    async def create_import(self, job: ImportJob) -> None: ...
+    async def save_import(self, job: ImportJob) -> None: ...
+    async def get_import(self, import_id: UUID) -> ImportJob: ...
+    async def upsert_indicators(
+        self, source: str, records: Sequence[IndicatorRecord], *, import_id: UUID, now: datetime
+    ) -> UpsertResult: ...
+    async def find_by_value(
+        self, itype: IndicatorType, value: str, now: datetime, limit: int = 100
+    ) -> list[IndicatorOut]: ...
+    async def match(self, observables: Sequence[Observable], now: datetime) -> MatchResponse: ...
+    async def changes_since(
+        self, after: tuple[datetime, int] | None, limit: int = 10_000
+    ) -> tuple[list[IndexedIndicator], list[int], tuple[datetime, int] | None]: ...
 
 
 def parse_feed(request: ImportRequest, content: bytes | str, now: datetime) -> ParsedFeed:
@@ -97,7 +118,7 @@ class IntelService:
 
     def __init__(
         self,
-        repo: IntelRepository,
+        repo: IntelStore,
         raw_store: RawFeedStore,
         *,
         index: IntelIndex | None = None,
@@ -171,6 +192,7 @@ class IntelService:
                 job.counts.updated += result.updated
                 job.processed += len(chunk)
                 await self._repo.save_import(job)
+            await self._refresh_after_import(job)
             job.status = ImportStatus.SUCCEEDED
         except asyncio.CancelledError:
             job.status = ImportStatus.FAILED
@@ -187,8 +209,16 @@ class IntelService:
             job.finished_at = self._now()
             await asyncio.shield(self._repo.save_import(job))
         log.info("intel_import_done", import_id=str(job.id), source=job.source, status=job.status.value)
-        if job.status is ImportStatus.SUCCEEDED and self._index is not None:
+
+    async def _refresh_after_import(self, job: ImportJob) -> None:
+        """Make the new indicators matchable before the job reports success; the data is stored either
+        way, so a failed refresh is logged and left to the periodic refresh."""
+        if self._index is None:
+            return
+        try:
             await self.refresh_index()
+        except Exception:
+            log.exception("intel_index_refresh_failed", import_id=str(job.id))
 
     async def get_import(self, import_id: UUID) -> ImportJob:
         """The status resource of an import; `NotFound` if unknown."""
