@@ -121,16 +121,27 @@ def _shown(value: Any, limit: int = 60) -> str:
     return rendered if len(rendered) <= limit else rendered[: limit - 3] + "..."
 
 
+_UNION_TAGS = frozenset({"int", "str", "float", "bool", "list", "dict", "none"})
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> str:
+    """A dotted path without pydantic's union-member tags (`str-enum[X]`, `constrained-int`, ...)."""
+    kept = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or "-" in p or p in _UNION_TAGS))]
+    return ".".join(kept)
+
+
 def describe_validation_error(err: ValidationError, limit: int = 3) -> tuple[str, str]:
-    """(path of the first problem, one sentence listing up to `limit` problems)."""
-    errors = err.errors(include_url=False, include_input=False)
-    parts: list[str] = []
-    for e in errors[:limit]:
-        loc = ".".join(str(p) for p in e["loc"])
-        parts.append(f"{loc or 'item'}: {e['msg']}")
-    if len(errors) > limit:
-        parts.append(f"and {len(errors) - limit} more")
-    first = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+    """(path of the first problem, one sentence listing up to `limit` problems).
+
+    The alternatives of a union field are merged into one problem ("... or ...").
+    """
+    grouped: dict[str, list[str]] = {}
+    for e in err.errors(include_url=False, include_input=False):
+        grouped.setdefault(_clean_loc(e["loc"]), []).append(e["msg"])
+    parts = [f"{loc or 'item'}: {' or '.join(msgs)}" for loc, msgs in list(grouped.items())[:limit]]
+    if len(grouped) > limit:
+        parts.append(f"and {len(grouped) - limit} more")
+    first = next(iter(grouped), "")
     return first, "; ".join(parts)
 
 
