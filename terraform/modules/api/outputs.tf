@@ -1,0 +1,56 @@
+output "target_group_arns" {
+  description = "ALB target group ARN of each agent (attached to its listener)."
+  value       = { for k, tg in aws_lb_target_group.agent : k => tg.arn }
+  # ECS can register a service with a target group only once the group has a listener.
+  depends_on = [aws_lb_listener.agent]
+}
+
+output "alb_arn_suffix" {
+  description = "ARN suffix of the ALB (CloudWatch dimension)."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the internal ALB."
+  value       = aws_lb.this.dns_name
+}
+
+output "target_group_arn_suffixes" {
+  description = "ARN suffix of each agent's target group (CloudWatch dimension)."
+  value       = { for k, tg in aws_lb_target_group.agent : k => tg.arn_suffix }
+}
+
+output "rest_api_id" {
+  description = "ID of the REST API."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "rest_api_name" {
+  description = "Name of the REST API (CloudWatch dimension)."
+  value       = aws_api_gateway_rest_api.this.name
+}
+
+output "rest_api_url" {
+  description = "Invoke URL of the REST API stage."
+  value       = aws_api_gateway_stage.this.invoke_url
+}
+
+output "stage_name" {
+  description = "Stage name of both APIs."
+  value       = var.stage_name
+}
+
+output "websocket_api_id" {
+  description = "ID of the WebSocket API."
+  value       = aws_apigatewayv2_api.ws.id
+}
+
+output "websocket_url" {
+  description = "wss:// URL of the WebSocket API stage."
+  value       = aws_apigatewayv2_stage.ws.invoke_url
+}
+
+output "websocket_execution_arn" {
+  description = "Execution ARN of the WebSocket API (to allow execute-api:ManageConnections)."
+  value       = aws_apigatewayv2_api.ws.execution_arn
+}

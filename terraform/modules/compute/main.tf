@@ -1,0 +1,291 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  kebab  = { for k, _ in var.agents : k => replace(k, "_", "-") }
+  region = data.aws_region.current.region
+
+  # Every variable the services' settings require, in one place. The database URL is a secret
+  # (read by ECS from Secrets Manager at start); ACSO_SERVICE_PORT is added per agent below.
+  # tests/terraform checks this list against the services' settings.
+  container_environment = {
+    ACSO_ENV                       = var.env
+    AWS_REGION                     = local.region
+    ACSO_AWS_ACCOUNT_ID            = data.aws_caller_identity.current.account_id
+    ACSO_SERVICE_HOST              = "0.0.0.0"
+    ACSO_LOG_LEVEL                 = var.log_level
+    ACSO_LLM_PROVIDER              = "bedrock"
+    ACSO_BEDROCK_MODEL_ID          = var.bedrock_model_id
+    ACSO_BEDROCK_GUARDRAIL_ID      = var.guardrail_id
+    ACSO_BEDROCK_GUARDRAIL_VERSION = var.guardrail_version
+    ACSO_KNOWLEDGE_BASE_ID         = var.knowledge_base_id
+    ACSO_COGNITO_USER_POOL_ID      = var.user_pool_id
+    ACSO_COGNITO_APP_CLIENT_ID     = var.app_client_id
+    ACSO_TRACING_ENABLED           = tostring(var.tracing_enabled)
+  }
+
+  container_secrets = {
+    ACSO_DATABASE_URL = var.database_secret_arn
+  }
+}
+
+# --- ECR ---------------------------------------------------------------------------------------
+
+resource "aws_ecr_repository" "this" {
+  for_each = var.agents
+
+  name                 = "${var.name_prefix}-${local.kebab[each.key]}"
+  image_tag_mutability = "IMMUTABLE" # a tag always names the same image: deploys are reproducible
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = var.kms_key_arn
+  }
+
+  tags = merge({ Name = "${var.name_prefix}-${local.kebab[each.key]}", Agent = each.key }, var.tags)
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  for_each = aws_ecr_repository.this
+
+  repository = each.value.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the 30 most recent images"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = 30
+      }
+      action = { type = "expire" }
+    }]
+  })
+}
+
+# --- Cluster -----------------------------------------------------------------------------------
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name_prefix
+
+  setting {
+    name  = "containerInsights"
+    value = "enhanced" # RunningTaskCount per service feeds the queue-depth autoscaling
+  }
+
+  configuration {
+    execute_command_configuration {
+      kms_key_id = var.kms_key_arn
+      logging    = "DEFAULT"
+    }
+  }
+
+  tags = merge({ Name = var.name_prefix }, var.tags)
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+  }
+}
+
+# --- Task definitions and services -------------------------------------------------------------
+
+resource "aws_ecs_task_definition" "this" {
+  for_each = var.agents
+
+  family                   = "${var.name_prefix}-${local.kebab[each.key]}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  task_role_arn            = var.task_role_arns[each.key]
+  execution_role_arn       = var.execution_role_arns[each.key]
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = local.kebab[each.key]
+      image                  = "${aws_ecr_repository.this[each.key].repository_url}:${var.image_tag}"
+      essential              = true
+      readonlyRootFilesystem = true
+      portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
+      environment            = [for k, v in merge(local.container_environment, { ACSO_SERVICE_PORT = tostring(each.value.port) }) : { name = k, value = v }]
+      secrets                = [for k, v in local.container_secrets : { name = k, valueFrom = v }]
+      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+      healthCheck = {
+        command     = ["CMD-SHELL", "python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:${each.value.port}/healthz', timeout=3)\" || exit 1"]
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 30
+      }
+      stopTimeout = 60 # time to drain in-flight messages after SIGTERM
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = var.log_group_names[each.key]
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "app"
+        }
+      }
+    },
+    {
+      name                   = "xray-daemon"
+      image                  = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
+      essential              = false
+      readonlyRootFilesystem = true
+      portMappings           = [{ containerPort = 2000, protocol = "udp" }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = var.log_group_names[each.key]
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "xray"
+        }
+      }
+    },
+  ])
+
+  volume {
+    name = "tmp" # the root filesystem is read-only; scratch space lives here
+  }
+
+  tags = merge({ Name = "${var.name_prefix}-${local.kebab[each.key]}", Agent = each.key }, var.tags)
+}
+
+resource "aws_ecs_service" "this" {
+  for_each = var.agents
+
+  name                              = "${var.name_prefix}-${local.kebab[each.key]}"
+  cluster                           = aws_ecs_cluster.this.id
+  task_definition                   = aws_ecs_task_definition.this[each.key].arn
+  desired_count                     = var.min_capacity
+  health_check_grace_period_seconds = 60
+  propagate_tags                    = "SERVICE"
+  enable_ecs_managed_tags           = true
+
+  # Critical agents run on regular Fargate; the others keep one regular task and put the rest
+  # on Fargate Spot (queue consumers drain on SIGTERM, so an interruption loses no work).
+  dynamic "capacity_provider_strategy" {
+    for_each = each.value.critical ? { FARGATE = { base = 0, weight = 1 } } : { FARGATE = { base = 1, weight = 0 }, FARGATE_SPOT = { base = 0, weight = 1 } }
+    content {
+      capacity_provider = capacity_provider_strategy.key
+      base              = capacity_provider_strategy.value.base
+      weight            = capacity_provider_strategy.value.weight
+    }
+  }
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [var.ecs_security_group_id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = var.target_group_arns[each.key]
+    container_name   = local.kebab[each.key]
+    container_port   = each.value.port
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  lifecycle {
+    ignore_changes = [desired_count] # owned by autoscaling after creation
+  }
+
+  tags = merge({ Name = "${var.name_prefix}-${local.kebab[each.key]}", Agent = each.key }, var.tags)
+
+  depends_on = [aws_ecs_cluster_capacity_providers.this]
+}
+
+# --- Autoscaling on queue depth ----------------------------------------------------------------
+
+resource "aws_appautoscaling_target" "this" {
+  for_each = var.agents
+
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this[each.key].name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.min_capacity
+  max_capacity       = var.max_capacity
+}
+
+resource "aws_appautoscaling_policy" "backlog" {
+  for_each = var.agents
+
+  name               = "${var.name_prefix}-${local.kebab[each.key]}-backlog"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this[each.key].service_namespace
+  resource_id        = aws_appautoscaling_target.this[each.key].resource_id
+  scalable_dimension = aws_appautoscaling_target.this[each.key].scalable_dimension
+
+  # Backlog per task = visible messages / running tasks (the AWS-recommended SQS scaling metric).
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.backlog_per_task
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    customized_metric_specification {
+      metrics {
+        id          = "visible"
+        label       = "Visible task messages"
+        return_data = false
+        metric_stat {
+          stat = "Sum"
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesVisible"
+            dimensions {
+              name  = "QueueName"
+              value = var.task_queue_names[each.key]
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "tasks"
+        label       = "Running tasks"
+        return_data = false
+        metric_stat {
+          stat = "Average"
+          metric {
+            namespace   = "ECS/ContainerInsights"
+            metric_name = "RunningTaskCount"
+            dimensions {
+              name  = "ClusterName"
+              value = aws_ecs_cluster.this.name
+            }
+            dimensions {
+              name  = "ServiceName"
+              value = aws_ecs_service.this[each.key].name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "backlog"
+        label       = "Backlog per task"
+        expression  = "visible / IF(tasks > 0, tasks, 1)"
+        return_data = true
+      }
+    }
+  }
+}

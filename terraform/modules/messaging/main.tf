@@ -1,0 +1,238 @@
+locals {
+  # Every work queue: the agents' task queues plus the supervisor's results and findings queues.
+  queues = merge(
+    { for agent, _ in var.agents : agent => "${var.name_prefix}-${replace(agent, "_", "-")}-tasks" },
+    {
+      results  = "${var.name_prefix}-supervisor-results"
+      findings = "${var.name_prefix}-supervisor-findings"
+    },
+  )
+}
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = local.queues
+
+  name                              = "${each.value}-dlq"
+  message_retention_seconds         = var.dlq_retention_seconds
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+
+  tags = merge({ Name = "${each.value}-dlq" }, var.tags)
+}
+
+resource "aws_sqs_queue" "this" {
+  for_each = local.queues
+
+  name                              = each.value
+  visibility_timeout_seconds        = var.visibility_timeout_seconds
+  message_retention_seconds         = var.message_retention_seconds
+  receive_wait_time_seconds         = 20 # long polling
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+
+  tags = merge({ Name = each.value }, var.tags)
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  for_each = local.queues
+
+  queue_url = aws_sqs_queue.dlq[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.this[each.key].arn]
+  })
+}
+
+data "aws_iam_policy_document" "tls_only_queue" {
+  for_each = local.queues
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.this[each.key].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  dynamic "statement" {
+    # Only the findings queue is fed by EventBridge rules (GuardDuty, Security Hub).
+    for_each = each.key == "findings" ? [1] : []
+    content {
+      sid       = "EventBridgeFindingRules"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.this[each.key].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [aws_cloudwatch_event_rule.guardduty.arn, aws_cloudwatch_event_rule.securityhub.arn]
+      }
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "this" {
+  for_each = local.queues
+
+  queue_url = aws_sqs_queue.this[each.key].id
+  policy    = data.aws_iam_policy_document.tls_only_queue[each.key].json
+}
+
+# --- SNS ---------------------------------------------------------------------------------------
+
+resource "aws_sns_topic" "notifications" {
+  name              = "${var.name_prefix}-notifications"
+  kms_master_key_id = var.kms_key_arn
+
+  tags = merge({ Name = "${var.name_prefix}-notifications" }, var.tags)
+}
+
+data "aws_iam_policy_document" "notifications" {
+  statement {
+    sid       = "HighSeverityIncidentRule"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.high_severity_incidents.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "notifications" {
+  arn    = aws_sns_topic.notifications.arn
+  policy = data.aws_iam_policy_document.notifications.json
+}
+
+# --- EventBridge -------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_event_bus" "this" {
+  name               = "${var.name_prefix}-bus"
+  kms_key_identifier = var.kms_key_arn
+
+  tags = merge({ Name = "${var.name_prefix}-bus" }, var.tags)
+}
+
+# AWS service findings arrive on the default bus.
+resource "aws_cloudwatch_event_rule" "guardduty" {
+  name        = "${var.name_prefix}-guardduty-findings"
+  description = "GuardDuty findings into the supervisor's ingestion queue"
+  event_pattern = jsonencode({
+    source        = ["aws.guardduty"]
+    "detail-type" = ["GuardDuty Finding"]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "securityhub" {
+  name        = "${var.name_prefix}-securityhub-findings"
+  description = "Security Hub ASFF findings into the supervisor's ingestion queue"
+  event_pattern = jsonencode({
+    source        = ["aws.securityhub"]
+    "detail-type" = ["Security Hub Findings - Imported"]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "guardduty" {
+  rule      = aws_cloudwatch_event_rule.guardduty.name
+  target_id = "supervisor-findings"
+  arn       = aws_sqs_queue.this["findings"].arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq["findings"].arn
+  }
+}
+
+resource "aws_cloudwatch_event_target" "securityhub" {
+  rule      = aws_cloudwatch_event_rule.securityhub.name
+  target_id = "supervisor-findings"
+  arn       = aws_sqs_queue.this["findings"].arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq["findings"].arn
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "high_severity_incidents" {
+  name           = "${var.name_prefix}-high-severity-incidents"
+  description    = "High and critical incidents fan out to the notification topic"
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  event_pattern = jsonencode({
+    source        = ["acso"]
+    "detail-type" = ["Incident Opened", "Incident Updated"]
+    detail = {
+      severity = ["high", "critical"]
+    }
+  })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "high_severity_incidents" {
+  rule           = aws_cloudwatch_event_rule.high_severity_incidents.name
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  target_id      = "notifications"
+  arn            = aws_sns_topic.notifications.arn
+}
+
+# Undeliverable findings land in the findings DLQ: EventBridge must be allowed to write there too.
+data "aws_iam_policy_document" "findings_dlq" {
+  statement {
+    sid       = "EventBridgeDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq["findings"].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.guardduty.arn, aws_cloudwatch_event_rule.securityhub.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "findings_dlq" {
+  queue_url = aws_sqs_queue.dlq["findings"].id
+  policy    = data.aws_iam_policy_document.findings_dlq.json
+}

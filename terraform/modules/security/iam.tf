@@ -1,0 +1,383 @@
+# One task role and one execution role per agent, each with only what that agent does.
+# Statements whose resource is "*" are the actions AWS does not scope to a resource:
+#   - xray:PutTraceSegments/PutTelemetryRecords/GetSampling*  (X-Ray has no resource-level permissions)
+#   - cloudwatch:PutMetricData                                  (no resources; limited by namespace condition)
+#   - cloudtrail:LookupEvents                                   (no resource-level permissions)
+#   - ce:Get*/pricing:GetProducts                               (Cost Explorer/Pricing have none)
+#   - ec2:Describe*, ssm:GetCommandInvocation, ecr:GetAuthorizationToken (list/describe/token calls)
+
+locals {
+  kebab = { for k, _ in var.agents : k => replace(k, "_", "-") }
+
+  no_conditions = []
+
+  common_statements = {
+    for agent, _ in var.agents : agent => [
+      {
+        sid        = "ConsumeOwnTaskQueue"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        resources  = [var.task_queue_arns[agent]]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReportResults"
+        actions    = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+        resources  = [var.results_queue_arn]
+        conditions = local.no_conditions
+      },
+      {
+        sid = "AgentStateTables"
+        actions = [
+          "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+          "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
+        ]
+        resources  = flatten([for arn in values(var.table_arns) : [arn, "${arn}/index/*"]])
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ArtifactsReadWrite"
+        actions    = ["s3:GetObject", "s3:PutObject"]
+        resources  = ["${var.artifacts_bucket_arn}/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ArtifactsList"
+        actions    = ["s3:ListBucket"]
+        resources  = [var.artifacts_bucket_arn]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "UseAcsoKey"
+        actions    = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        resources  = [aws_kms_key.this.arn]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "InvokeBedrockModels"
+        actions    = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        resources  = var.bedrock_model_arns
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ApplyGuardrail"
+        actions    = ["bedrock:ApplyGuardrail"]
+        resources  = [var.guardrail_arn]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "XRayTracing"
+        actions    = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid       = "PublishMetrics"
+        actions   = ["cloudwatch:PutMetricData"]
+        resources = ["*"]
+        conditions = [{
+          test     = "StringEquals"
+          variable = "cloudwatch:namespace"
+          values   = ["ACSO"]
+        }]
+      },
+    ]
+  }
+
+  retrieve_knowledge = {
+    sid        = "RetrieveThreatKnowledge"
+    actions    = ["bedrock:Retrieve"]
+    resources  = [var.knowledge_base_arn]
+    conditions = local.no_conditions
+  }
+
+  put_events = {
+    sid        = "PublishLifecycleEvents"
+    actions    = ["events:PutEvents"]
+    resources  = [var.event_bus_arn]
+    conditions = local.no_conditions
+  }
+
+  publish_notifications = {
+    sid        = "PublishNotifications"
+    actions    = ["sns:Publish"]
+    resources  = [var.notifications_topic_arn]
+    conditions = local.no_conditions
+  }
+
+  # Containment never touches resources tagged acso:protected=true (the scope guard in code
+  # checks the same tag; IAM makes it hold even if the code is wrong).
+  unprotected = [{
+    test     = "StringNotEquals"
+    variable = "aws:ResourceTag/acso:protected"
+    values   = ["true"]
+  }]
+
+  agent_statements = {
+    supervisor = [
+      {
+        sid        = "ConsumeResultsAndFindings"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        resources  = [var.results_queue_arn, var.findings_queue_arn]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "DispatchTasks"
+        actions    = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+        resources  = values(var.task_queue_arns)
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "InspectAndReplayDeadLetters"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"]
+        resources  = concat(values(var.task_dlq_arns), var.supervisor_dlq_arns)
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadThreatIntel"
+        actions    = ["s3:GetObject", "s3:ListBucket"]
+        resources  = [var.threat_intel_bucket_arn, "${var.threat_intel_bucket_arn}/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadWebhookSigningKey"
+        actions    = ["secretsmanager:GetSecretValue"]
+        resources  = [aws_secretsmanager_secret.integration["webhook_signing"].arn]
+        conditions = local.no_conditions
+      },
+      local.retrieve_knowledge,
+      local.put_events,
+      local.publish_notifications,
+    ]
+    threat_hunter = [
+      {
+        sid        = "ThreatIntelReadWrite"
+        actions    = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
+        resources  = [var.threat_intel_bucket_arn, "${var.threat_intel_bucket_arn}/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadGuardDutyFindings"
+        actions    = ["guardduty:GetFindings", "guardduty:ListFindings"]
+        resources  = ["arn:${local.partition}:guardduty:${local.region}:${local.account_id}:detector/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadSecurityHubFindings"
+        actions    = ["securityhub:GetFindings"]
+        resources  = ["arn:${local.partition}:securityhub:${local.region}:${local.account_id}:hub/default"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "LookupCloudTrailEvents"
+        actions    = ["cloudtrail:LookupEvents"]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      local.retrieve_knowledge,
+    ]
+    incident_response = [
+      {
+        sid        = "DescribeForScopeGuard"
+        actions    = ["ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "iam:ListAccessKeys"]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid     = "ContainInstances"
+        actions = ["ec2:ModifyInstanceAttribute", "ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSnapshot", "ec2:CreateTags"]
+        resources = [
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:volume/*",
+        ]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "TagEvidenceSnapshots"
+        actions    = ["ec2:CreateTags"]
+        resources  = ["arn:${local.partition}:ec2:${local.region}::snapshot/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "DisableAccessKeys"
+        actions    = ["iam:UpdateAccessKey"]
+        resources  = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "UpdateSecurityHubFindings"
+        actions    = ["securityhub:BatchUpdateFindings"]
+        resources  = ["arn:${local.partition}:securityhub:${local.region}:${local.account_id}:hub/default"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadChatWebhook"
+        actions    = ["secretsmanager:GetSecretValue"]
+        resources  = [aws_secretsmanager_secret.integration["slack"].arn]
+        conditions = local.no_conditions
+      },
+      local.retrieve_knowledge,
+      local.put_events,
+      local.publish_notifications,
+    ]
+    service_orchestration = [
+      {
+        sid     = "RunApprovedRunbooks"
+        actions = ["ssm:SendCommand"]
+        resources = [
+          "arn:${local.partition}:ssm:${local.region}::document/AWS-RunShellScript",
+          "arn:${local.partition}:ssm:${local.region}::document/AWS-RunPowerShellScript",
+          "arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/acso-*",
+        ]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "RunbooksOnUnprotectedInstances"
+        actions    = ["ssm:SendCommand"]
+        resources  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "StartAcsoAutomations"
+        actions    = ["ssm:StartAutomationExecution", "ssm:GetAutomationExecution"]
+        resources  = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-definition/acso-*:*", "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadCommandResults"
+        actions    = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadConfigCompliance"
+        actions    = ["config:DescribeComplianceByConfigRule", "config:GetComplianceDetailsByConfigRule"]
+        resources  = ["arn:${local.partition}:config:${local.region}:${local.account_id}:config-rule/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ReadItsmCredentials"
+        actions    = ["secretsmanager:GetSecretValue"]
+        resources  = [aws_secretsmanager_secret.integration["servicenow"].arn, aws_secretsmanager_secret.integration["jira"].arn]
+        conditions = local.no_conditions
+      },
+      local.put_events,
+    ]
+    financial_intelligence = [
+      {
+        sid        = "ReadCosts"
+        actions    = ["ce:GetCostAndUsage", "ce:GetCostForecast", "ce:GetAnomalies", "ce:GetDimensionValues", "pricing:GetProducts"]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      local.put_events,
+    ]
+  }
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "task" {
+  for_each = var.agents
+
+  dynamic "statement" {
+    for_each = concat(local.common_statements[each.key], local.agent_statements[each.key])
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.conditions
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  for_each = var.agents
+
+  name               = "${var.name_prefix}-${local.kebab[each.key]}-task"
+  description        = "ACSO ${each.key}: what the agent's code may do"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = merge({ Name = "${var.name_prefix}-${local.kebab[each.key]}-task", Agent = each.key }, var.tags)
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = var.agents
+
+  name   = "agent"
+  role   = aws_iam_role.task[each.key].id
+  policy = data.aws_iam_policy_document.task[each.key].json
+}
+
+data "aws_iam_policy_document" "execution" {
+  for_each = var.agents
+
+  statement {
+    sid       = "EcrToken"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PullOwnImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+    resources = [var.ecr_repository_arns[each.key]]
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${var.log_group_arns[each.key]}:*"]
+  }
+
+  statement {
+    sid       = "ReadDatabaseUrl"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.database_secret_arn]
+  }
+
+  statement {
+    sid       = "DecryptWithAcsoKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  for_each = var.agents
+
+  name               = "${var.name_prefix}-${local.kebab[each.key]}-exec"
+  description        = "ACSO ${each.key}: what ECS needs to start the task"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = merge({ Name = "${var.name_prefix}-${local.kebab[each.key]}-exec", Agent = each.key }, var.tags)
+}
+
+resource "aws_iam_role_policy" "execution" {
+  for_each = var.agents
+
+  name   = "start-task"
+  role   = aws_iam_role.execution[each.key].id
+  policy = data.aws_iam_policy_document.execution[each.key].json
+}
