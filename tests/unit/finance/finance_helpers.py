@@ -40,3 +40,37 @@ def add(records: list[CostRecord], day: date, amount: float, **fields: object) -
     template = records[0]
     extra = template.model_copy(update={"usage_date": day, "amount": amount, **fields})
     return [*records, extra]
+
+
+def sample_report_inputs() -> dict[str, object]:
+    """Everything an executive report needs, from generated data with labelled anomalies (seed 3)."""
+    from datetime import UTC, datetime
+
+    from acso_financial_intelligence.costs.anomaly import detect_anomalies
+    from acso_financial_intelligence.costs.forecast import forecast_records
+    from acso_financial_intelligence.costs.generator import AnomalyKind, generate_costs
+    from acso_financial_intelligence.costs.models import VolumeInfo
+    from acso_financial_intelligence.costs.security_cost import forensic_snapshot_cost, incident_cost_impact
+    from acso_financial_intelligence.costs.waste import find_waste, tag_coverage
+
+    data = generate_costs(3, days=150)
+    now = datetime.combine(data.start + timedelta(days=data.days), datetime.min.time(), tzinfo=UTC)
+    mining = next(a for a in data.anomalies if a.kind is AnomalyKind.CRYPTO_MINING)
+    incident = incident_cost_impact(
+        "INC-0042", mining.resource_ids,
+        datetime.combine(mining.start, datetime.min.time(), tzinfo=UTC),
+        datetime.combine(mining.end, datetime.max.time(), tzinfo=UTC),
+        data.records, response_actions=[forensic_snapshot_cost(500, 90, "vol-0forensic")],
+    )
+    volumes = [VolumeInfo(volume_id="vol-0unused", size_gib=800, volume_type="gp2", state="available",
+                          create_time=now - timedelta(days=60))]
+    return {
+        "records": data.records,
+        "generated_at": now,
+        "period_days": 60,
+        "anomalies": detect_anomalies(data.records),
+        "forecast": forecast_records(data.records),
+        "waste": find_waste(now=now, volumes=volumes, records=data.records, required_tags=["team"]),
+        "tag_coverage": tag_coverage(data.records, ["team", "env"]),
+        "incidents": [incident],
+    }

@@ -33,7 +33,7 @@ def test_every_requested_anomaly_is_labelled_after_the_warm_up(generated):
     assert kinds.count(AnomalyKind.LEVEL_SHIFT) == 2
     assert kinds.count(AnomalyKind.CRYPTO_MINING) == 2
     assert all((a.start - generated.start).days >= 63 for a in generated.anomalies)
-    assert all(a.extra_per_day >= 150.0 for a in generated.anomalies)
+    assert all(a.extra_per_day >= 120.0 for a in generated.anomalies)
 
 
 def test_crypto_mining_is_ec2_compute_from_labelled_new_instances(generated):

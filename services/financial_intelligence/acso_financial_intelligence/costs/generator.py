@@ -114,7 +114,7 @@ def generate_costs(
     level_shifts: int = 2,
     crypto_mining: int = 2,
     warmup_days: int = 63,
-    min_extra_per_day: float = 150.0,
+    min_extra_per_day: float = 120.0,
 ) -> GeneratedCosts:
     """Generate `days` of daily cost records from `start` with labelled anomalies after `warmup_days`.
 
@@ -145,7 +145,8 @@ def generate_costs(
             last = min(first + length - 1, days - 1)
             if not reserve(s, first, last):
                 continue
-            factor = rng.uniform(1.5, 4.0) if kind is AnomalyKind.SPIKE else rng.uniform(0.6, 1.5)
+            # Magnitudes range from near the noise floor of big series to several times the level.
+            factor = rng.uniform(0.3, 4.0) if kind is AnomalyKind.SPIKE else rng.uniform(0.2, 1.5)
             extra = max(s.base * factor, min_extra_per_day * rng.uniform(1.0, 1.6))
             for day in range(first, last + 1):
                 s.extra[day] = s.extra.get(day, 0.0) + extra
