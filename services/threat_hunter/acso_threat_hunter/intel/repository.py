@@ -84,21 +84,32 @@ RETURNING i.id, i.type, i.value, (xmax = 0) AS inserted
 """
 
 # Each query spells out the relations sub-select: static SQL strings only, nothing interpolated.
+# One branch per probe kind (UNION ALL, not OR) so each uses its own index: btree on value,
+# GiST on network, the expression index on wildcard parents.
 _MATCH = """
 WITH probes AS (
     SELECT * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bool[]) AS p(n, kind, type, value, via_url)
+), hits AS (
+    SELECT p.n, p.kind, p.via_url, i.* FROM probes p
+    JOIN intel_indicators i ON i.value = p.value AND i.type = p.type
+    WHERE p.kind = 'exact'
+    UNION ALL
+    SELECT p.n, p.kind, p.via_url, i.* FROM probes p
+    JOIN intel_indicators i ON i.network >>= p.value::inet
+    WHERE p.kind = 'ip' AND i.network IS NOT NULL
+    UNION ALL
+    SELECT p.n, p.kind, p.via_url, i.* FROM probes p
+    JOIN intel_indicators i ON substr(i.value, 3) = p.value AND i.type = 'domain' AND i.value LIKE '*.%'
+    WHERE p.kind = 'wildcard'
 )
-SELECT p.n, p.kind, p.via_url, i.id, i.source, i.external_id, i.type, i.value, i.confidence, i.valid_until, i.labels,
+SELECT h.n, h.kind, h.via_url, h.id, h.source, h.external_id, h.type, h.value, h.confidence, h.valid_until, h.labels,
        COALESCE((SELECT json_agg(json_build_array(o.id, o.kind, o.name, o.external_id, r.relationship)
                           ORDER BY o.kind, o.name)
           FROM intel_indicator_relations r JOIN intel_objects o ON o.id = r.object_id
-          WHERE r.indicator_id = i.id), '[]') AS related
-FROM probes p JOIN intel_indicators i ON
-       (p.kind = 'exact' AND i.type = p.type AND i.value = p.value)
-    OR (p.kind = 'ip' AND i.network >>= p.value::inet)
-    OR (p.kind = 'wildcard' AND i.type = 'domain' AND i.value LIKE '*.%' AND substr(i.value, 3) = p.value)
-WHERE NOT i.revoked AND (i.valid_until IS NULL OR i.valid_until > $1) AND (i.valid_from IS NULL OR i.valid_from <= $1)
-ORDER BY p.n, masklen(i.network) DESC NULLS FIRST, i.confidence DESC, i.id
+          WHERE r.indicator_id = h.id), '[]') AS related
+FROM hits h
+WHERE NOT h.revoked AND (h.valid_until IS NULL OR h.valid_until > $1) AND (h.valid_from IS NULL OR h.valid_from <= $1)
+ORDER BY h.n, h.via_url, masklen(h.network) DESC NULLS FIRST, h.confidence DESC, h.id
 """
 
 _FIND = """
