@@ -163,6 +163,7 @@ module "compute" {
   task_queue_names      = { for agent, _ in local.agents : agent => module.messaging.queue_names[agent] }
   database_secret_arn   = module.data.database_secret_arn
   log_level             = var.log_level
+  log_retention_days    = var.log_retention_days
   bedrock_model_id      = module.ai.bedrock_model_id
   guardrail_id          = module.ai.guardrail_id
   guardrail_version     = module.ai.guardrail_version

@@ -74,6 +74,28 @@ resource "aws_db_subnet_group" "vectors" {
   tags = merge({ Name = "${var.name_prefix}-vectors" }, var.tags)
 }
 
+resource "aws_rds_cluster_parameter_group" "vectors" {
+  name   = "${var.name_prefix}-vectors"
+  family = "aurora-postgresql16"
+
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+
+  parameter {
+    name  = "log_statement"
+    value = "ddl"
+  }
+
+  parameter {
+    name  = "log_min_duration_statement"
+    value = "1000"
+  }
+
+  tags = var.tags
+}
+
 resource "aws_rds_cluster" "vectors" {
   #checkov:skip=CKV2_AWS_8:Backups are the cluster's automated backups (retention below); the vectors can also be rebuilt by re-syncing the knowledge base from S3.
   cluster_identifier                  = "${var.name_prefix}-vectors"
@@ -89,6 +111,7 @@ resource "aws_rds_cluster" "vectors" {
   kms_key_id                          = var.kms_key_arn
   iam_database_authentication_enabled = true
   db_subnet_group_name                = aws_db_subnet_group.vectors.name
+  db_cluster_parameter_group_name     = aws_rds_cluster_parameter_group.vectors.name
   vpc_security_group_ids              = [var.database_security_group_id]
   backup_retention_period             = 7
   copy_tags_to_snapshot               = true
@@ -106,8 +129,32 @@ resource "aws_rds_cluster" "vectors" {
   tags = merge({ Name = "${var.name_prefix}-vectors" }, var.tags)
 }
 
+data "aws_iam_policy_document" "rds_monitoring_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["monitoring.rds.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "vectors_monitoring" {
+  name               = "${var.name_prefix}-vectors-monitoring"
+  assume_role_policy = data.aws_iam_policy_document.rds_monitoring_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "vectors_monitoring" {
+  role       = aws_iam_role.vectors_monitoring.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+}
+
 resource "aws_rds_cluster_instance" "vectors" {
   identifier                      = "${var.name_prefix}-vectors-1"
+  monitoring_interval             = 60
+  monitoring_role_arn             = aws_iam_role.vectors_monitoring.arn
   cluster_identifier              = aws_rds_cluster.vectors.id
   engine                          = aws_rds_cluster.vectors.engine
   engine_version                  = aws_rds_cluster.vectors.engine_version

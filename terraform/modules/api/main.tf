@@ -185,6 +185,17 @@ resource "aws_api_gateway_rest_api" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_api_gateway_request_validator" "this" {
+  name                        = "parameters"
+  rest_api_id                 = aws_api_gateway_rest_api.this.id
+  validate_request_parameters = true
+  validate_request_body       = false # bodies are validated by the service against its OpenAPI schemas
 }
 
 resource "aws_api_gateway_authorizer" "this" {
@@ -203,11 +214,12 @@ resource "aws_api_gateway_resource" "proxy" {
 }
 
 resource "aws_api_gateway_method" "proxy" {
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  resource_id   = aws_api_gateway_resource.proxy.id
-  http_method   = "ANY"
-  authorization = "CUSTOM"
-  authorizer_id = aws_api_gateway_authorizer.this.id
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  resource_id          = aws_api_gateway_resource.proxy.id
+  http_method          = "ANY"
+  authorization        = "CUSTOM"
+  authorizer_id        = aws_api_gateway_authorizer.this.id
+  request_validator_id = aws_api_gateway_request_validator.this.id
 
   request_parameters = {
     "method.request.path.proxy" = true
@@ -257,6 +269,7 @@ resource "aws_cloudwatch_log_group" "rest_access" {
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:Responses are per-user and authorisation-dependent; caching them would leak across callers.
   #checkov:skip=CKV2_AWS_51:Clients authenticate with Cognito tokens checked by the authorizer, not with TLS client certificates.
+  #checkov:skip=CKV2_AWS_77:Checkov does not follow the web ACL across modules; the security module's ACL includes AWSManagedRulesKnownBadInputsRuleSet (Log4j).
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = var.stage_name
@@ -273,6 +286,7 @@ resource "aws_api_gateway_stage" "this" {
 }
 
 resource "aws_api_gateway_method_settings" "all" {
+  #checkov:skip=CKV_AWS_225:Responses are per-user and authorisation-dependent; caching them would leak across callers.
   rest_api_id = aws_api_gateway_rest_api.this.id
   stage_name  = aws_api_gateway_stage.this.stage_name
   method_path = "*/*"
@@ -342,6 +356,7 @@ resource "aws_apigatewayv2_integration" "ws" {
 }
 
 resource "aws_apigatewayv2_route" "ws" {
+  #checkov:skip=CKV_AWS_309:WebSocket APIs authorise on $connect only; $default and $disconnect run on that authorised connection.
   for_each = aws_apigatewayv2_integration.ws
 
   api_id             = aws_apigatewayv2_api.ws.id
@@ -360,6 +375,7 @@ resource "aws_cloudwatch_log_group" "ws_access" {
 }
 
 resource "aws_apigatewayv2_stage" "ws" {
+  #checkov:skip=CKV2_AWS_51:Clients authenticate with Cognito tokens checked by the authorizer on $connect, not with TLS client certificates.
   api_id      = aws_apigatewayv2_api.ws.id
   name        = var.stage_name
   auto_deploy = true
@@ -370,11 +386,11 @@ resource "aws_apigatewayv2_stage" "ws" {
   }
 
   default_route_settings {
-    logging_level          = "INFO"
-    data_trace_enabled     = false
+    logging_level            = "INFO"
+    data_trace_enabled       = false
     detailed_metrics_enabled = true
-    throttling_rate_limit  = var.throttle_rate_limit
-    throttling_burst_limit = var.throttle_burst_limit
+    throttling_rate_limit    = var.throttle_rate_limit
+    throttling_burst_limit   = var.throttle_burst_limit
   }
 
   tags = var.tags

@@ -69,6 +69,14 @@ resource "aws_ecr_lifecycle_policy" "this" {
 
 # --- Cluster -----------------------------------------------------------------------------------
 
+resource "aws_cloudwatch_log_group" "exec" {
+  name              = "/acso/${var.name_prefix}/ecs-exec"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
 resource "aws_ecs_cluster" "this" {
   name = var.name_prefix
 
@@ -80,7 +88,12 @@ resource "aws_ecs_cluster" "this" {
   configuration {
     execute_command_configuration {
       kms_key_id = var.kms_key_arn
-      logging    = "DEFAULT"
+      logging    = "OVERRIDE" # ECS Exec sessions are audited in an encrypted log group
+
+      log_configuration {
+        cloud_watch_log_group_name     = aws_cloudwatch_log_group.exec.name
+        cloud_watch_encryption_enabled = true
+      }
     }
   }
 

@@ -178,6 +178,12 @@ variable "backlog_per_task" {
   }
 }
 
+variable "log_retention_days" {
+  description = "Retention of the ECS Exec audit log group, in days."
+  type        = number
+  default     = 365
+}
+
 variable "tags" {
   description = "Tags added to every resource (on top of the provider's default tags)."
   type        = map(string)

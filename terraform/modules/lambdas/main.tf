@@ -19,8 +19,8 @@ locals {
       memory      = 256
       concurrency = 10
       environment = {
-        ACSO_ENV              = var.env
-        ACSO_CHAT_SECRET_ARN  = var.chat_secret_arn
+        ACSO_ENV             = var.env
+        ACSO_CHAT_SECRET_ARN = var.chat_secret_arn
       }
     }
     data_processing = {

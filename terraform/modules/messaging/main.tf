@@ -1,12 +1,11 @@
 locals {
+  task_queues = { for agent, _ in var.agents : agent => "${var.name_prefix}-${replace(agent, "_", "-")}-tasks" }
+  supervisor_queues = {
+    results  = "${var.name_prefix}-supervisor-results"
+    findings = "${var.name_prefix}-supervisor-findings"
+  }
   # Every work queue: the agents' task queues plus the supervisor's results and findings queues.
-  queues = merge(
-    { for agent, _ in var.agents : agent => "${var.name_prefix}-${replace(agent, "_", "-")}-tasks" },
-    {
-      results  = "${var.name_prefix}-supervisor-results"
-      findings = "${var.name_prefix}-supervisor-findings"
-    },
-  )
+  queues = merge(local.task_queues, local.supervisor_queues)
 }
 
 resource "aws_sqs_queue" "dlq" {

@@ -1,0 +1,381 @@
+"""Terraform agrees with the resource manifest (`acso_shared.resources`) and the services.
+
+Terraform names are templates such as `"${var.name_prefix}-${each.value.suffix}"`. They are
+rendered here by substituting the few interpolations the modules use for names (the convention:
+names are built only from `var.name_prefix`, `var.env`, `local.account_id`, the agent key in
+kebab case and `each.value`), then compared with the manifest built for the same environment.
+A name built any other way is reported as not evaluable, so the convention cannot drift silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from acso_shared.resources import AGENT_PORTS, Agent, ResourceManifest, build_manifest
+from devtools.terraform_check.hcl import Config, unquote
+from devtools.terraform_check.models import Check, Finding
+from devtools.terraform_check.references import _interpolations
+from devtools.terraform_check.schema import REPO_ROOT
+
+# Every environment variable the services' settings read; Terraform sets them all on every task
+# definition (compute module: local.container_environment, local.container_secrets and the
+# per-agent ACSO_SERVICE_PORT).
+REQUIRED_ENVIRONMENT: frozenset[str] = frozenset(
+    {
+        "ACSO_ENV",
+        "AWS_REGION",
+        "ACSO_AWS_ACCOUNT_ID",
+        "ACSO_SERVICE_HOST",
+        "ACSO_SERVICE_PORT",
+        "ACSO_DATABASE_URL",
+        "ACSO_LOG_LEVEL",
+        "ACSO_LLM_PROVIDER",
+        "ACSO_BEDROCK_MODEL_ID",
+        "ACSO_BEDROCK_GUARDRAIL_ID",
+        "ACSO_BEDROCK_GUARDRAIL_VERSION",
+        "ACSO_KNOWLEDGE_BASE_ID",
+        "ACSO_COGNITO_USER_POOL_ID",
+        "ACSO_COGNITO_APP_CLIENT_ID",
+        "ACSO_TRACING_ENABLED",
+    }
+)
+
+ACCOUNT_PLACEHOLDER = "123456789012"
+_FOR_TEMPLATE = re.compile(r'=>\s*"(.*)"\s*\}\}?$', re.S)
+_SERVICE_PORT_MERGE = re.compile(r"merge\(local\.container_environment,\s*\{([^}]*)\}")
+
+
+def render(template: Any, bindings: Mapping[str, str]) -> str | None:
+    """The string `template` names once each `${expr}` is replaced from `bindings`; None if one is unknown."""
+    if not isinstance(template, str):
+        return None
+    text = unquote(template)
+    out = text
+    for expr in _interpolations(text):
+        value = bindings.get(expr.strip())
+        if value is None:
+            return None
+        out = out.replace("${" + expr + "}", value, 1)
+    return out
+
+
+def _agent_bindings(env: str, agent: Agent) -> dict[str, str]:
+    kebab = agent.kebab
+    return {
+        "var.name_prefix": f"acso-{env}",
+        "var.env": env,
+        "local.account_id": ACCOUNT_PLACEHOLDER,
+        "local.kebab[each.key]": kebab,
+        'replace(each.key, "_", "-")': kebab,
+        'replace(agent, "_", "-")': kebab,
+    }
+
+
+def _base_bindings(env: str) -> dict[str, str]:
+    return {"var.name_prefix": f"acso-{env}", "var.env": env, "local.account_id": ACCOUNT_PLACEHOLDER}
+
+
+class _Checker:
+    def __init__(self, env: str, root: Path, modules: Mapping[str, Config], stack: Config) -> None:
+        self.env = env
+        self.root = root
+        self.modules = modules
+        self.stack = stack
+        self.manifest: ResourceManifest = build_manifest(env, ACCOUNT_PLACEHOLDER)
+        self.findings: list[Finding] = []
+
+    def fail(self, module: str, address: str, message: str) -> None:
+        config = self.modules.get(module, self.stack)
+        where = config.origin.get(address, "main.tf")
+        rel = config.path.relative_to(self.root) / where if config.path.is_relative_to(self.root) else config.path
+        self.findings.append(Finding(Check.CONSISTENCY, str(rel), address, f"[env {self.env}] {message}"))
+
+    def resource(self, module: str, type_name: str, name: str) -> dict[str, Any] | None:
+        body = self.modules[module].resources.get((type_name, name))
+        if body is None:
+            self.fail(module, f"{type_name}.{name}", "resource missing")
+        return body
+
+    def expect(self, module: str, address: str, rendered: str | None, expected: str) -> None:
+        if rendered is None:
+            self.fail(module, address, f"name is not evaluable by the naming convention (expected {expected!r})")
+        elif rendered != expected:
+            self.fail(module, address, f"name {rendered!r} differs from the manifest's {expected!r}")
+
+    # --- agents ----------------------------------------------------------------------------
+
+    def agents(self, services_dir: Path) -> None:
+        stack_agents = self.stack.locals.get("agents")
+        if not isinstance(stack_agents, dict):
+            self.fail("", "local.agents", "the stack must declare local.agents as an object literal")
+            return
+        declared = {k for k in stack_agents if not k.startswith("__")}
+        services = {p.name for p in services_dir.iterdir() if (p / f"acso_{p.name}").is_dir()}
+        for missing in sorted(services - declared):
+            self.fail("", "local.agents", f"service {missing!r} has no entry (no ECR repo, task, service or role)")
+        for extra in sorted(declared - {a.value for a in Agent}):
+            self.fail("", "local.agents", f"agent {extra!r} is not in the resource manifest")
+        for agent in Agent:
+            entry = stack_agents.get(agent.value)
+            if isinstance(entry, dict) and entry.get("port") != AGENT_PORTS[agent]:
+                self.fail("", "local.agents", f"{agent.value} port {entry.get('port')} != {AGENT_PORTS[agent]}")
+        for module in ("compute", "security", "messaging", "monitoring", "api"):
+            calls = [c for c in self.stack.modules.values() if c.source.endswith(f"/modules/{module}")]
+            if not calls or calls[0].arguments.get("agents") != "${local.agents}":
+                self.fail("", f"module.{module}", "must receive agents = local.agents")
+        per_agent = {
+            "compute": [
+                ("aws_ecr_repository", "this"),
+                ("aws_ecs_task_definition", "this"),
+                ("aws_ecs_service", "this"),
+            ],
+            "security": [("aws_iam_role", "task"), ("aws_iam_role", "execution")],
+        }
+        for module, resources in per_agent.items():
+            for type_name, name in resources:
+                body = self.resource(module, type_name, name)
+                if body is not None and body.get("for_each") != "${var.agents}":
+                    self.fail(module, f"{type_name}.{name}", "must be created for_each = var.agents (one per agent)")
+        for type_name, name, key in (
+            ("aws_ecr_repository", "this", "name"),
+            ("aws_ecs_service", "this", "name"),
+            ("aws_ecs_task_definition", "this", "family"),
+        ):
+            body = self.modules["compute"].resources.get((type_name, name))
+            for agent in Agent:
+                if body is not None:
+                    rendered = render(body.get(key), _agent_bindings(self.env, agent))
+                    self.expect("compute", f"{type_name}.{name}", rendered, f"acso-{self.env}-{agent.kebab}")
+
+    # --- messaging -------------------------------------------------------------------------
+
+    def queues(self) -> None:
+        messaging = self.modules["messaging"]
+        template_match = _FOR_TEMPLATE.search(str(messaging.locals.get("task_queues", "")))
+        for agent in Agent:
+            spec = self.manifest.task_queues[agent]
+            rendered = render(template_match.group(1), _agent_bindings(self.env, agent)) if template_match else None
+            self.expect("messaging", "local.task_queues", rendered, spec.name)
+        supervisor = messaging.locals.get("supervisor_queues")
+        supervisor = supervisor if isinstance(supervisor, dict) else {}
+        for key, spec in (("results", self.manifest.results_queue), ("findings", self.manifest.findings_queue)):
+            rendered = render(supervisor.get(key), _base_bindings(self.env))
+            self.expect("messaging", "local.supervisor_queues", rendered, spec.name)
+        queue = self.resource("messaging", "aws_sqs_queue", "this")
+        dlq = self.resource("messaging", "aws_sqs_queue", "dlq")
+        probe = {"each.value": "QUEUE"}
+        if queue is not None:
+            self.expect("messaging", "aws_sqs_queue.this", render(queue.get("name"), probe), "QUEUE")
+            if "var.max_receive_count" not in str(queue.get("redrive_policy")):
+                self.fail("messaging", "aws_sqs_queue.this", "redrive_policy must use var.max_receive_count")
+        if dlq is not None:
+            self.expect("messaging", "aws_sqs_queue.dlq", render(dlq.get("name"), probe), "QUEUE-dlq")
+        defaults = {n: v.body.get("default") for n, v in messaging.variables.items()}
+        spec = self.manifest.results_queue
+        for variable, expected in (
+            ("max_receive_count", spec.max_receive_count),
+            ("visibility_timeout_seconds", spec.visibility_timeout_s),
+            ("message_retention_seconds", spec.message_retention_s),
+            ("dlq_retention_seconds", spec.dlq_retention_s),
+        ):
+            if defaults.get(variable) != expected:
+                self.fail("messaging", f"var.{variable}", f"default {defaults.get(variable)} != manifest {expected}")
+        base = _base_bindings(self.env)
+        topic = self.resource("messaging", "aws_sns_topic", "notifications")
+        if topic is not None:
+            self.expect(
+                "messaging",
+                "aws_sns_topic.notifications",
+                render(topic.get("name"), base),
+                self.manifest.notifications_topic,
+            )
+        bus = self.resource("messaging", "aws_cloudwatch_event_bus", "this")
+        if bus is not None:
+            self.expect(
+                "messaging", "aws_cloudwatch_event_bus.this", render(bus.get("name"), base), self.manifest.event_bus
+            )
+        rule_names = {
+            render(body.get("name"), base)
+            for (type_name, _), body in messaging.resources.items()
+            if type_name == "aws_cloudwatch_event_rule"
+        }
+        for rule in self.manifest.event_rules:
+            if rule.name not in rule_names:
+                self.fail("messaging", "aws_cloudwatch_event_rule", f"rule {rule.name!r} missing")
+
+    # --- data ------------------------------------------------------------------------------
+
+    def tables_and_buckets(self) -> None:
+        data = self.modules["data"]
+        tables_var = data.variables.get("tables")
+        default = tables_var.body.get("default") if tables_var else None
+        table = self.resource("data", "aws_dynamodb_table", "this")
+        if not isinstance(default, dict) or table is None:
+            self.fail("data", "var.tables", "var.tables must default to an object literal of the tables")
+            return
+        for logical, spec in self.manifest.tables.items():
+            entry = default.get(logical)
+            if not isinstance(entry, dict):
+                self.fail("data", "var.tables", f"table {logical!r} missing")
+                continue
+            bindings = {**_base_bindings(self.env), "each.value.suffix": unquote(str(entry.get("suffix")))}
+            self.expect("data", "aws_dynamodb_table.this", render(table.get("name"), bindings), spec.name)
+            keys = {k: unquote(str(entry[k])) if k in entry else None for k in ("hash_key", "range_key", "ttl")}
+            expected = {
+                "hash_key": spec.key.partition_key,
+                "range_key": spec.key.sort_key,
+                "ttl": spec.key.ttl_attribute,
+            }
+            if keys != expected:
+                self.fail("data", "var.tables", f"table {logical!r} keys {keys} differ from the manifest's {expected}")
+        buckets = data.locals.get("buckets")
+        buckets = buckets if isinstance(buckets, dict) else {}
+        for key, expected_name in (
+            ("artifacts", self.manifest.artifacts_bucket),
+            ("threat_intel", self.manifest.threat_intel_bucket),
+        ):
+            self.expect("data", "local.buckets", render(buckets.get(key), _base_bindings(self.env)), expected_name)
+        secret = self.resource("data", "aws_secretsmanager_secret", "database")
+        if secret is not None:
+            self.expect(
+                "data",
+                "aws_secretsmanager_secret.database",
+                render(secret.get("name"), _base_bindings(self.env)),
+                self.manifest.secrets["database"],
+            )
+
+    # --- security --------------------------------------------------------------------------
+
+    def security(self) -> None:
+        security = self.modules["security"]
+        base = _base_bindings(self.env)
+        alias = self.resource("security", "aws_kms_alias", "this")
+        if alias is not None:
+            self.expect("security", "aws_kms_alias.this", render(alias.get("name"), base), self.manifest.kms_alias)
+        secret = self.resource("security", "aws_secretsmanager_secret", "integration")
+        integration_var = security.variables.get("integration_secrets")
+        default = integration_var.body.get("default") if integration_var else None
+        default = default if isinstance(default, dict) else {}
+        for logical, expected in self.manifest.secrets.items():
+            if logical == "database":
+                continue
+            if logical not in default or secret is None:
+                self.fail("security", "var.integration_secrets", f"secret {logical!r} missing")
+                continue
+            bindings = {**base, "each.value": unquote(str(default[logical])), "each.key": logical}
+            self.expect(
+                "security", "aws_secretsmanager_secret.integration", render(secret.get("name"), bindings), expected
+            )
+        cognito = self.manifest.cognito
+        for type_name, name, key, expected in (
+            ("aws_cognito_user_pool", "this", "name", cognito.user_pool_name),
+            ("aws_cognito_user_pool_client", "api", "name", cognito.app_client_name),
+            ("aws_cognito_user_pool_client", "integrations", "name", cognito.machine_client_name),
+            ("aws_cognito_resource_server", "acso", "identifier", cognito.resource_server_identifier),
+        ):
+            body = self.resource("security", type_name, name)
+            if body is not None:
+                self.expect("security", f"{type_name}.{name}", render(body.get(key), base), expected)
+        for variable, expected_list in (("roles", cognito.groups), ("machine_scopes", cognito.machine_scopes)):
+            var = security.variables.get(variable)
+            got = [unquote(str(v)) for v in (var.body.get("default") or [])] if var else []
+            if got != list(expected_list):
+                self.fail(
+                    "security", f"var.{variable}", f"default {got} differs from the manifest's {list(expected_list)}"
+                )
+
+    # --- environment -----------------------------------------------------------------------
+
+    def environment(self) -> None:
+        compute = self.modules["compute"]
+        names = environment_names(compute)
+        for missing in sorted(REQUIRED_ENVIRONMENT - names):
+            self.fail("compute", "aws_ecs_task_definition.this", f"environment variable {missing} is not set")
+        for missing in sorted(settings_required_names() - names):
+            self.fail(
+                "compute", "aws_ecs_task_definition.this", f"settings field {missing} has no default and is unset"
+            )
+
+
+def environment_names(compute: Config) -> set[str]:
+    """Names of the environment variables and secrets the compute module sets on every container."""
+    names: set[str] = set()
+    for local_name in ("container_environment", "container_secrets"):
+        value = compute.locals.get(local_name)
+        if isinstance(value, dict):
+            names |= {k for k in value if not k.startswith("__")}
+    task = compute.resources.get(("aws_ecs_task_definition", "this"), {})
+    definitions = str(task.get("container_definitions", ""))
+    if "local.container_environment" not in definitions:
+        return set()  # the locals are not what the task definition uses
+    if "local.container_secrets" not in definitions:
+        names -= set(compute.locals.get("container_secrets", {}) or {})
+    for match in _SERVICE_PORT_MERGE.finditer(definitions):
+        names |= set(re.findall(r"([A-Z][A-Z0-9_]*)\s*=", match.group(1)))
+    return names
+
+
+def settings_required_names() -> set[str]:
+    """`ACSO_<FIELD>` of every settings field without a default, for each service whose settings import.
+
+    The services' settings classes (`acso_<agent>.settings.Settings`, env prefix `ACSO_`) may not
+    exist yet; a service whose settings do not import contributes nothing.
+    """
+    names: set[str] = set()
+    for agent in Agent:
+        try:
+            module = importlib.import_module(f"acso_{agent.value}.settings")
+        except ImportError:
+            continue
+        settings = getattr(module, "Settings", None)
+        fields = getattr(settings, "model_fields", {})
+        config = getattr(settings, "model_config", {}) or {}
+        prefix = str(config.get("env_prefix", "ACSO_"))
+        for field_name, info in fields.items():
+            if info.is_required():
+                alias = info.validation_alias if isinstance(info.validation_alias, str) else None
+                names.add((alias or f"{prefix}{field_name}").upper())
+    return names
+
+
+def tfvars_env(stack_dir: Path) -> str | None:
+    """The `env` set in an environment's terraform.tfvars."""
+    tfvars = stack_dir / "terraform.tfvars"
+    if not tfvars.exists():
+        return None
+    match = re.search(r'^\s*env\s*=\s*"([a-z0-9]+)"', tfvars.read_text(), re.M)
+    return match.group(1) if match else None
+
+
+def check_consistency(configs: Mapping[Path, Config], root: Path = REPO_ROOT) -> list[Finding]:
+    """Compare every environment stack under `terraform/environments/` with the manifest and services."""
+    findings: list[Finding] = []
+    terraform = root / "terraform"
+    modules = {p.name: c for p, c in configs.items() if p.parent == (terraform / "modules").resolve()}
+    required = ("compute", "security", "messaging", "data", "monitoring", "api")
+    for name in required:
+        if name not in modules:
+            findings.append(Finding(Check.CONSISTENCY, f"terraform/modules/{name}", "-", "module missing"))
+    if len(findings):
+        return findings
+    stacks = [c for p, c in configs.items() if p.parent == (terraform / "environments").resolve()]
+    if not stacks:
+        findings.append(Finding(Check.CONSISTENCY, "terraform/environments", "-", "no environment stacks"))
+    for stack in stacks:
+        env = tfvars_env(stack.path)
+        if env is None:
+            rel = str(stack.path.relative_to(root) / "terraform.tfvars")
+            findings.append(Finding(Check.CONSISTENCY, rel, "env", "terraform.tfvars must set env"))
+            continue
+        checker = _Checker(env, root, modules, stack)
+        checker.agents(root / "services")
+        checker.queues()
+        checker.tables_and_buckets()
+        checker.security()
+        checker.environment()
+        findings += checker.findings
+    return findings
