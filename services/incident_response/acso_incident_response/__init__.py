@@ -1,1 +1,3 @@
-"""ACSO incident-response agent."""
+"""ACSO incident-response agent: incidents, playbooks, containment actions and approvals."""
+
+__version__ = "0.1.0"

@@ -1,1 +1,3 @@
-"""ACSO service-orchestration agent."""
+"""ACSO service-orchestration agent: ITSM tickets, SSM operations and change control."""
+
+__version__ = "0.1.0"

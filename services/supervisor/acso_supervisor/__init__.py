@@ -1,1 +1,3 @@
-"""ACSO supervisor agent."""
+"""ACSO supervisor agent: ingestion, workflows, the agent directory and the DLQ console."""
+
+__version__ = "0.1.0"

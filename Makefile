@@ -1,0 +1,73 @@
+# ACSO: the single entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PACKAGES := shared services/supervisor services/threat_hunter services/incident_response \
+            services/service_orchestration services/financial_intelligence
+PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+ROLE ?= analyst
+ENV ?= dev
+PYTEST_ARGS ?=
+
+-include devtools/terraform.mk
+
+.PHONY: help setup run test test-unit test-integration test-e2e lint typecheck bench token up down lambdas browser clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): $(PYPROJECTS) requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ACSO needs Python 3.11 or newer (set PYTHON=...)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e 'shared[local]' $(foreach p,$(filter services/%,$(PACKAGES)),-e $(p)) -r requirements-dev.txt
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create the virtual environment and install everything (only when needed)
+
+run: setup ## Start the whole system locally: AWS emulator, PostgreSQL, the five agents
+	@$(PY) -m acso_shared.cli run
+
+token: ## Print an access token of the demo user with ROLE (needs `make run` in another terminal)
+	@$(PY) -m acso_shared.cli token --role $(ROLE)
+
+test: setup browser ## Run the whole suite: unit, integration, end to end (starts its own emulator and database)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## Only the unit tests (no I/O)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: setup ## Only the integration tests (emulator + PostgreSQL)
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: setup browser ## Only the end-to-end tests (the system as `make run` starts it)
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check shared services lambdas tests bench devtools
+
+typecheck: setup ## mypy (strict)
+	$(VENV)/bin/mypy shared/acso_shared services/*/acso_*
+
+bench: setup ## Benchmarks; each prints a table
+	@for script in bench/*_bench.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+browser: ## Install headless Chromium for the report rendering test (Debian, as root; skipped otherwise)
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the report rendering test ..."; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed; the rendering test will say so"; \
+	fi
+
+up: ## docker compose up (LocalStack; needs Docker and LOCALSTACK_AUTH_TOKEN)
+	docker compose up --build
+
+down: ## docker compose down
+	docker compose down -v
+
+clean: ## Remove local data (database, logs) and caches
+	rm -rf .acso .pytest_cache .mypy_cache .ruff_cache

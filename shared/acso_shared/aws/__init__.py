@@ -1,0 +1,1 @@
+"""Async AWS access: one client factory and thin typed wrappers per service."""

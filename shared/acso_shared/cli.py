@@ -1,0 +1,101 @@
+"""`acso`: the command line of the local stack and of operators.
+
+acso run                      start the whole system locally (what `make run` calls)
+acso token --role ROLE        print an access token of the demo user with that role
+acso provision                create the manifest's resources at AWS_ENDPOINT_URL (compose init)
+acso migrate                  apply every component's database migrations to ACSO_DATABASE_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from acso_shared.aws.clients import AwsClientFactory
+from acso_shared.resources import ROLES
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    from acso_shared.local.stack import LauncherSettings, run
+
+    return run(LauncherSettings())
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from acso_shared.local.stack import LOCAL_CREDENTIALS, LauncherSettings
+    from acso_shared.provision import ProvisionedStack, user_token
+
+    settings = LauncherSettings()
+    try:
+        stack = ProvisionedStack.from_json((settings.run_dir / "stack.json").read_text())
+        state = json.loads((settings.run_dir / "state.json").read_text())
+    except FileNotFoundError:
+        print("ACSO is not running here: start it with `make run` first.", file=sys.stderr)
+        return 1
+    for key, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
+    client_settings = settings.model_copy(update={"aws_endpoint_url": state["emulator_url"]})
+
+    async def fetch() -> str:
+        clients = AwsClientFactory(client_settings)
+        try:
+            username = settings.manifest.demo_users[args.role]
+            return await user_token(clients, stack, username, stack.demo_passwords[args.role])
+        finally:
+            await clients.aclose()
+
+    print(asyncio.run(fetch()))
+    return 0
+
+
+def cmd_provision(_: argparse.Namespace) -> int:
+    from acso_shared.provision import Provisioner
+    from acso_shared.settings import AcsoSettings
+
+    settings = AcsoSettings()
+
+    async def go() -> str:
+        clients = AwsClientFactory(settings)
+        try:
+            stack = await Provisioner(clients, settings.manifest).provision()
+            return stack.to_json()
+        finally:
+            await clients.aclose()
+
+    print(asyncio.run(go()))
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from acso_shared.db import apply_migrations
+    from acso_shared.db.registry import all_migrations
+    from acso_shared.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    applied = asyncio.run(apply_migrations(settings.database_url.get_secret_value(), all_migrations()))
+    print("\n".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="acso", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the whole system locally").set_defaults(func=cmd_run)
+    token = commands.add_parser("token", help="print a demo user's access token")
+    token.add_argument("--role", choices=ROLES, default="analyst")
+    token.set_defaults(func=cmd_token)
+    commands.add_parser("provision", help="create the manifest's AWS resources").set_defaults(func=cmd_provision)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Messages between agents: the envelope and the one SQS consumer."""

@@ -1,0 +1,1 @@
+"""Web helpers: the app factory, middlewares, health endpoints, OpenAPI, request parsing."""

@@ -1,0 +1,108 @@
+"""The service app factory: middlewares, health, OpenAPI and the runtime's lifecycle in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from acso_shared.runtime import AgentRuntime
+from acso_shared.tracing import trace_middleware
+from acso_shared.web.api import ApiRouter, Endpoint, json_response
+from acso_shared.web.keys import AGENT_NAME, ENDPOINTS, RUNTIME, SERVICE_VERSION
+from acso_shared.web.middlewares import (
+    body_limit_middleware,
+    error_middleware,
+    request_context_middleware,
+    security_headers_middleware,
+)
+from acso_shared.web.openapi import build_openapi
+
+Middleware = Callable[..., Any]
+
+
+class Health(BaseModel):
+    status: str
+    agent: str
+    version: str
+
+
+class Readiness(BaseModel):
+    status: str
+    agent: str
+    checks: dict[str, bool]
+
+
+def _health_router() -> ApiRouter:
+    router = ApiRouter("health")
+
+    @router.route("GET", "/healthz", summary="Liveness: the process answers", response=Health, public=True)
+    async def healthz(request: web.Request) -> web.Response:
+        runtime = request.app[RUNTIME]
+        return json_response(Health(status="alive", agent=runtime.agent.value, version=runtime.version))
+
+    @router.route(
+        "GET", "/readyz", summary="Readiness: dependencies reachable", response=Readiness, errors=(503,), public=True
+    )
+    async def readyz(request: web.Request) -> web.Response:
+        runtime = request.app[RUNTIME]
+        if runtime.status != "ready":
+            checks = {"accepting": False}
+        else:
+            checks = await runtime.readiness()
+        ready = all(checks.values())
+        body = Readiness(status="ready" if ready else "not_ready", agent=runtime.agent.value, checks=checks)
+        return json_response(body, status=200 if ready else 503)
+
+    @router.route("GET", "/openapi.json", summary="This service's OpenAPI document", public=True)
+    async def openapi(request: web.Request) -> web.Response:
+        app = request.app
+        return json_response(build_openapi(f"ACSO {app[AGENT_NAME]}", app[SERVICE_VERSION], app[ENDPOINTS]))
+
+    return router
+
+
+def build_service_app(
+    runtime: AgentRuntime,
+    routers: Iterable[ApiRouter],
+    *,
+    extra_middlewares: Iterable[Middleware] = (),
+) -> web.Application:
+    """An aiohttp app for `runtime`'s agent: the shared middlewares, `/healthz`, `/readyz`, `/openapi.json`."""
+    from acso_shared.web.auth import build_auth_middleware
+
+    settings = runtime.settings
+    endpoints: list[Endpoint] = []
+    all_routers = [_health_router(), *routers]
+    for router in all_routers:
+        endpoints.extend(router.endpoints)
+    middlewares: list[Middleware] = [
+        request_context_middleware,
+        trace_middleware,
+        error_middleware,
+        security_headers_middleware,
+        body_limit_middleware,
+        build_auth_middleware(runtime, endpoints),
+        *extra_middlewares,
+    ]
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app[RUNTIME] = runtime
+    app[AGENT_NAME] = runtime.agent.value
+    app[SERVICE_VERSION] = runtime.version
+    app[ENDPOINTS] = endpoints
+    for router in all_routers:
+        router.register(app)
+
+    async def runtime_context(app: web.Application) -> AsyncIterator[None]:
+        await runtime.start()
+        yield
+        await runtime.stop()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await runtime.begin_shutdown()
+
+    app.cleanup_ctx.append(runtime_context)
+    app.on_shutdown.append(on_shutdown)
+    return app
