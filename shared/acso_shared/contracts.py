@@ -1,0 +1,179 @@
+"""Payload contracts of the main flow's messages (the envelope's `payload`), one model per kind.
+
+Kinds and routes (queue names from the manifest):
+
+| kind                     | from               | to (queue)                    |
+|--------------------------|--------------------|-------------------------------|
+| `triage.request`         | supervisor         | threat hunter tasks           |
+| `triage.result`          | threat hunter      | supervisor results            |
+| `response.request`       | supervisor         | incident response tasks       |
+| `response.result`        | incident response  | supervisor results            |
+| `incident.alerts_updated`| supervisor         | incident response tasks       |
+| `incident.status`        | incident response  | supervisor results            |
+| `ticket.sync`            | incident response  | service orchestration tasks   |
+| `incident.external_update`| service orchestration | incident response tasks    |
+| `operation.request`      | incident response  | service orchestration tasks   |
+| `operation.result`       | service orchestration | incident response tasks    |
+| `cost.impact.request`    | incident response  | financial intelligence tasks  |
+| `ping.request/.result`   | supervisor / agent | agent tasks / results         |
+
+Every result names the workflow and step of its request (the envelope's `workflow_id`/`step`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from acso_shared.alerts.models import NormalizedAlert, SeverityLabel
+
+TRIAGE_REQUEST = "triage.request"
+TRIAGE_RESULT = "triage.result"
+RESPONSE_REQUEST = "response.request"
+RESPONSE_RESULT = "response.result"
+INCIDENT_ALERTS_UPDATED = "incident.alerts_updated"
+INCIDENT_STATUS = "incident.status"
+TICKET_SYNC = "ticket.sync"
+INCIDENT_EXTERNAL_UPDATE = "incident.external_update"
+OPERATION_REQUEST = "operation.request"
+OPERATION_RESULT = "operation.result"
+COST_IMPACT_REQUEST = "cost.impact.request"
+
+Verdict = Literal["malicious", "suspicious", "benign"]
+IncidentStatus = Literal["new", "triaged", "contained", "eradicated", "recovered", "closed"]
+Reasoning = Literal["deterministic", "llm"]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TriageRequest(_Contract):
+    incident_id: str
+    alert: NormalizedAlert
+
+
+class EvidenceItem(_Contract):
+    """One fact a triage conclusion rests on."""
+
+    kind: Literal["intel_match", "cloudtrail", "attack_technique", "alert_source", "correlation", "hunt", "llm"]
+    summary: str = Field(max_length=2000)
+    source: str | None = Field(default=None, description="Feed, log or product the fact comes from")
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TriageResult(_Contract):
+    incident_id: str
+    alert_id: str
+    verdict: Verdict
+    severity: SeverityLabel
+    confidence: float = Field(ge=0, le=1)
+    techniques: list[str] = Field(default_factory=list)
+    evidence: list[EvidenceItem] = Field(default_factory=list)
+    summary: str = ""
+    reasoning: Reasoning = "deterministic"
+
+
+class ResponseRequest(_Contract):
+    incident_id: str
+    alert: NormalizedAlert
+    triage: TriageResult
+    alert_count: int = Field(ge=1)
+    first_seen: datetime
+    last_seen: datetime
+    fingerprint: str
+
+
+class ActionSummary(_Contract):
+    action_id: str
+    action_type: str
+    status: str
+    risk: Literal["low", "medium", "high"]
+    target: str
+
+
+class ResponseResult(_Contract):
+    incident_id: str
+    status: IncidentStatus
+    playbook: str | None = None
+    actions: list[ActionSummary] = Field(default_factory=list)
+    pending_approvals: int = 0
+    summary: str = ""
+
+
+class IncidentAlertsUpdated(_Contract):
+    """Alerts folded into an open incident: counts are absolute, so updates may arrive in any order."""
+
+    incident_id: str
+    alert_ids: list[str] = Field(default_factory=list)
+    alert_count: int = Field(ge=1)
+    first_seen: datetime
+    last_seen: datetime
+
+
+class IncidentStatusChanged(_Contract):
+    incident_id: str
+    status: IncidentStatus
+    severity: SeverityLabel
+    changed_at: datetime
+
+
+class IncidentComment(_Contract):
+    author: str
+    text: str = Field(max_length=20000)
+    created_at: datetime
+    source: Literal["acso", "servicenow", "jira", "webhook"] = "acso"
+
+
+class TicketSync(_Contract):
+    """The incident as it should look on the ticket side; idempotent: the latest snapshot wins."""
+
+    incident_id: str
+    title: str
+    status: IncidentStatus
+    severity: SeverityLabel
+    summary: str = ""
+    assignee: str | None = None
+    comments: list[IncidentComment] = Field(default_factory=list)
+    updated_at: datetime
+
+
+class IncidentExternalUpdate(_Contract):
+    """A change made on the ticket side (state or comment), for the incident's timeline."""
+
+    incident_id: str
+    system: Literal["servicenow", "jira", "webhook"]
+    external_id: str
+    status: IncidentStatus | None = None
+    comment: str | None = None
+    actor: str | None = None
+    occurred_at: datetime
+
+
+class OperationRequest(_Contract):
+    """An operation another agent asks for (e.g. collect forensic artifacts before isolation)."""
+
+    operation: Literal["restart_service", "patch", "collect_forensics", "rotate_credential", "run_runbook"]
+    instance_ids: list[str] = Field(default_factory=list)
+    tag_filter: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str
+    incident_id: str | None = None
+    reason: str = ""
+
+
+class OperationResult(_Contract):
+    operation_id: str
+    incident_id: str | None = None
+    status: str
+    per_instance: dict[str, str] = Field(default_factory=dict)
+
+
+class CostImpactRequest(_Contract):
+    incident_id: str
+    resource_ids: list[str]
+    window_start: datetime
+    window_end: datetime | None = None
