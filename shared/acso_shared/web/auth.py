@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from acso_shared.auth.models import Principal
-from acso_shared.auth.permissions import authorize, is_public
+from acso_shared.auth.models import AuthMethod, Principal
+from acso_shared.auth.permissions import authorize, is_public, rule_for
 from acso_shared.auth.tokens import TokenPolicy, TokenVerifier, bearer_token
 from acso_shared.errors import Unauthorized
 from acso_shared.runtime import AgentRuntime
@@ -78,6 +78,12 @@ def build_auth_middleware(runtime: AgentRuntime, endpoints: list[Endpoint]) -> A
         template = route_template(request)
         if (request.method, template) in public or is_public(request.method, request.path):
             response: web.StreamResponse = await handler(request)
+            return response
+        rule = rule_for(request.method, template) if template else None
+        if rule is not None and rule.auth is AuthMethod.WEBHOOK_HMAC:
+            # Signed webhooks carry no bearer token: the route verifies the signature over the raw
+            # body (it needs the body and the integration's secret), then authorizes that principal.
+            response = await handler(request)
             return response
         principal = await verifier.verify(bearer_token(request.headers.get("Authorization")))
         request[PRINCIPAL_KEY] = principal
