@@ -73,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.terraform_check", description=__doc__)
     parser.add_argument("--no-checkov", action="store_true", help="skip checkov (the slowest check)")
     parser.add_argument("--write-readmes", action="store_true", help="regenerate module README tables")
+    parser.add_argument("--checkov-only", action="store_true", help="run checkov alone (`make checkov`)")
     args = parser.parse_args(argv)
+
+    if args.checkov_only:
+        checkov_findings = run_checkov()
+        for finding in checkov_findings:
+            print(finding)
+        print(f"checkov: {len(checkov_findings)} failed check(s)", file=sys.stderr)
+        return 1 if checkov_findings else 0
 
     findings = static_findings(load_schema())
     configs, _ = load_all()
