@@ -4,39 +4,80 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
+from acso_shared.contracts import INCIDENT_STATUS, RESPONSE_RESULT, TRIAGE_RESULT
 from acso_shared.db.registry import agent_migrations
+from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_shared.runtime import PING_RESULT, AgentRuntime
 from acso_shared.web.app import build_service_app
 from acso_supervisor import __version__
 from acso_supervisor.agents import AgentDirectory
+from acso_supervisor.alert_routes import router as alert_router
 from acso_supervisor.dlq import DlqConsole
-from acso_supervisor.keys import DIRECTORY, DLQ
+from acso_supervisor.ingest import AlertIngestor
+from acso_supervisor.keys import DIRECTORY, DLQ, ENGINE, HUB, INGESTOR
 from acso_supervisor.routes import router
 from acso_supervisor.settings import Settings
+from acso_supervisor.stream import EventHub
+from acso_supervisor.workflows import WorkflowEngine
+
+ALERT_INGEST = "alert.ingest"
 
 
 def create_app(settings: Settings) -> web.Application:
     runtime = AgentRuntime(settings, Agent.SUPERVISOR, __version__, migrations=agent_migrations(Agent.SUPERVISOR))
+    hub = EventHub()
     directory = AgentDirectory(runtime, ping_timeout_s=settings.ping_timeout_s)
-    runtime.consume(runtime.manifest.results_queue.name, {PING_RESULT: directory.handle_ping_result})
-    probe: list[asyncio.Task[None]] = []
+    engine = WorkflowEngine(
+        runtime, hub, step_timeout=timedelta(seconds=settings.step_timeout_s), max_attempts=settings.step_max_attempts
+    )
+    ingestor = AlertIngestor(
+        runtime.db, engine, hub, window=timedelta(seconds=settings.dedup_window_s), max_batch=settings.alert_batch_max
+    )
 
-    async def start_probe(_: AgentRuntime) -> None:
-        probe.append(asyncio.create_task(directory.probe_forever(settings.ping_interval_s), name="ping-probe"))
+    async def ingest_task(envelope: Envelope) -> dict[str, Any]:
+        """Alerts raised by other agents and Lambdas (hunt hits, cost anomalies) enter the same flow."""
+        results = await ingestor.ingest(ingestor.normalize(envelope.payload))
+        return {"accepted": len(results)}
 
-    async def stop_probe(_: AgentRuntime) -> None:
-        for task in probe:
+    runtime.add_handlers({ALERT_INGEST: ingest_task})
+    runtime.consume(
+        runtime.manifest.results_queue.name,
+        {
+            PING_RESULT: directory.handle_ping_result,
+            TRIAGE_RESULT: engine.handle_triage_result,
+            RESPONSE_RESULT: engine.handle_response_result,
+            INCIDENT_STATUS: engine.handle_incident_status,
+        },
+    )
+    background: list[asyncio.Task[None]] = []
+
+    def spawn(coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        background.append(asyncio.create_task(coroutine, name=name))
+
+    async def start_background(_: AgentRuntime) -> None:
+        spawn(directory.probe_forever(settings.ping_interval_s), "ping-probe")
+        spawn(engine.sweep_forever(settings.sweep_interval_s), "workflow-sweeper")
+
+    async def stop_background(_: AgentRuntime) -> None:
+        for task in background:
             task.cancel()
+        for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    runtime.on_start(start_probe)
-    runtime.on_stop(stop_probe)
-    app = build_service_app(runtime, [router])
+    runtime.on_start(start_background)
+    runtime.on_stop(stop_background)
+    app = build_service_app(runtime, [router, alert_router])
     app[DIRECTORY] = directory
     app[DLQ] = DlqConsole(runtime)
+    app[HUB] = hub
+    app[ENGINE] = engine
+    app[INGESTOR] = ingestor
     return app

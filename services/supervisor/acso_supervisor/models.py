@@ -80,3 +80,78 @@ class ReplayResult(BaseModel):
     agent: str
     replayed: int
     remaining: int
+
+
+class IngestedAlertOut(BaseModel):
+    alert_id: str
+    incident_id: str
+    outcome: Literal["new_incident", "deduplicated", "correlated", "duplicate"]
+    workflow_id: str | None = None
+
+
+class AlertBatchAccepted(BaseModel):
+    accepted: int
+    incidents: list[str]
+    results: list[IngestedAlertOut]
+
+
+class AlertOut(BaseModel):
+    alert_id: str
+    incident_id: str
+    fingerprint: str
+    source: str
+    source_format: str
+    type: str
+    severity: str
+    title: str
+    occurred_at: datetime
+    received_at: datetime
+    last_received_at: datetime
+    occurrences: int
+    outcome: str
+    normalized: dict[str, object] | None = None
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertOut]
+
+
+class AlertQuery(BaseModel):
+    incident_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F-]{36}$")
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class WorkflowStepOut(BaseModel):
+    step: str
+    agent: str
+    status: str
+    attempts: int
+    max_attempts: int
+    sent_at: str | None = None
+    deadline_at: str | None = None
+    completed_at: str | None = None
+    result: dict[str, object] | None = None
+    error: str | None = None
+
+
+class WorkflowOut(BaseModel):
+    workflow_id: str
+    kind: str
+    incident_id: str | None = None
+    alert_id: str | None = None
+    status: str
+    error: str | None = None
+    created_at: str
+    updated_at: str
+    completed_at: str | None = None
+    steps: list[WorkflowStepOut] = Field(default_factory=list)
+
+
+class WorkflowPage(BaseModel):
+    workflows: list[WorkflowOut]
+
+
+class WorkflowQuery(BaseModel):
+    incident_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F-]{36}$")
+    status: Literal["running", "completed", "failed"] | None = None
+    limit: int = Field(default=50, ge=1, le=500)

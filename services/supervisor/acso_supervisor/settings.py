@@ -13,3 +13,12 @@ class Settings(ServiceSettings):
     )
     ping_timeout_s: float = Field(default=10.0, gt=0)
     dlq_replay_max: int = Field(default=100, ge=1, le=1000)
+    dedup_window_s: int = Field(
+        default=3600, ge=1, description="Repeats and correlated alerts fold into an incident this recent"
+    )
+    alert_batch_max: int = Field(default=500, ge=1, le=5000)
+    step_timeout_s: float = Field(
+        default=120.0, gt=0, description="A workflow step without a result is resent after this"
+    )
+    step_max_attempts: int = Field(default=3, ge=1, le=20)
+    sweep_interval_s: float = Field(default=5.0, gt=0)

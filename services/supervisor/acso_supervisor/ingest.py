@@ -1,0 +1,255 @@
+"""Alert ingestion: normalise, deduplicate and correlate into incidents, start one workflow per incident.
+
+A batch is all or nothing: it is normalised in full first (any bad item rejects the whole body),
+then recorded in one transaction. Correlation takes PostgreSQL advisory locks on the alert's
+fingerprint and correlation keys, so two concurrent copies of a new threat still open one
+incident. Messages go out only after the commit; a crash in between leaves `pending` steps that
+the workflow engine's sweeper sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import asyncpg
+
+from acso_shared.alerts.fingerprint import correlation_keys, fingerprint
+from acso_shared.alerts.models import NormalizedAlert, SeverityLabel
+from acso_shared.alerts.normalize import normalize_payload
+from acso_shared.db import Database
+from acso_shared.errors import NotFound
+from acso_shared.logging import get_logger
+from acso_supervisor.stream import EventHub
+from acso_supervisor.workflows import WorkflowEngine
+
+log = get_logger("acso.supervisor.ingest")
+
+Outcome = Literal["new_incident", "deduplicated", "correlated", "duplicate"]
+SEVERITY_ORDER = [s.value for s in SeverityLabel]
+
+
+@dataclass(frozen=True)
+class IngestedAlert:
+    alert_id: str
+    incident_id: str
+    outcome: Outcome
+    workflow_id: str | None
+
+
+def _lock_id(key: str) -> int:
+    # A stable signed 64-bit id per key for pg_advisory_xact_lock.
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def _max_severity(a: str, b: str) -> str:
+    return a if SEVERITY_ORDER.index(a) >= SEVERITY_ORDER.index(b) else b
+
+
+class AlertIngestor:
+    def __init__(
+        self, db: Database, engine: WorkflowEngine, hub: EventHub, *, window: timedelta, max_batch: int
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._hub = hub
+        self._window = window
+        self._max_batch = max_batch
+
+    async def list_alerts(self, *, incident_id: str | None, limit: int) -> list[dict[str, Any]]:
+        if incident_id:
+            rows = await self._db.fetch(
+                """
+                SELECT alert_id, incident_id, fingerprint, source, source_format, type, severity, title, occurred_at,
+                       received_at, last_received_at, occurrences, outcome
+                FROM alerts WHERE incident_id = $1 ORDER BY received_at DESC LIMIT $2
+                """,
+                uuid.UUID(incident_id),
+                limit,
+            )
+        else:
+            rows = await self._db.fetch(
+                """
+                SELECT alert_id, incident_id, fingerprint, source, source_format, type, severity, title, occurred_at,
+                       received_at, last_received_at, occurrences, outcome
+                FROM alerts ORDER BY received_at DESC LIMIT $1
+                """,
+                limit,
+            )
+        return [_alert_row(row) for row in rows]
+
+    async def get_alert(self, alert_id: str) -> dict[str, Any]:
+        try:
+            key = uuid.UUID(alert_id)
+        except ValueError as err:
+            raise NotFound("alert_not_found", "no such alert") from err
+        row = await self._db.fetchrow(
+            """
+            SELECT alert_id, incident_id, fingerprint, source, source_format, type, severity, title, occurred_at,
+                   received_at, last_received_at, occurrences, outcome, normalized
+            FROM alerts WHERE alert_id = $1
+            """,
+            key,
+        )
+        if row is None:
+            raise NotFound("alert_not_found", "no such alert")
+        return _alert_row(row)
+
+    def normalize(self, body: Any) -> list[NormalizedAlert]:
+        return normalize_payload(body, max_items=self._max_batch, received_at=datetime.now(UTC))
+
+    async def ingest(self, alerts: list[NormalizedAlert]) -> list[IngestedAlert]:
+        """Record a normalised batch and start the workflows it needs."""
+        results: list[IngestedAlert] = []
+        updated_incidents: set[str] = set()
+        async with self._db.transaction() as conn:
+            for alert in alerts:
+                result = await self._record(conn, alert)
+                results.append(result)
+                if result.outcome != "new_incident":
+                    updated_incidents.add(result.incident_id)
+        new_workflows = [r.workflow_id for r in results if r.workflow_id]
+        for workflow_id in new_workflows:
+            await self._engine.dispatch_pending(workflow_id)
+        for incident_id in updated_incidents - {r.incident_id for r in results if r.outcome == "new_incident"}:
+            await self._engine.notify_alerts_updated(incident_id)
+        for result in results:
+            self._hub.publish(
+                "alert.received",
+                {"alert_id": result.alert_id, "incident_id": result.incident_id, "outcome": result.outcome},
+            )
+        return results
+
+    async def _record(self, conn: asyncpg.Connection, alert: NormalizedAlert) -> IngestedAlert:
+        fp = fingerprint(alert)
+        keys = sorted(correlation_keys(alert))
+        for lock_key in sorted({f"fp:{fp}", *keys}):
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_id(lock_key))
+        alert_id = str(alert.alert_id)
+        severity = alert.severity.label.value
+        now = datetime.now(UTC)
+        since = now - self._window
+
+        existing = await conn.fetchrow("SELECT incident_id FROM alerts WHERE alert_id = $1", alert.alert_id)
+        if existing is not None:
+            # The very same alert again (a redelivered finding): count it, change nothing else.
+            known_incident = str(existing["incident_id"])
+            await conn.execute(
+                "UPDATE alerts SET occurrences = occurrences + 1, last_received_at = $2 WHERE alert_id = $1",
+                alert.alert_id,
+                now,
+            )
+            await self._fold(conn, known_incident, alert, severity, now, keys)
+            return IngestedAlert(alert_id, known_incident, "duplicate", None)
+
+        incident_id: str | None = None
+        outcome: Outcome = "new_incident"
+        row = await conn.fetchrow(
+            """
+            SELECT a.incident_id FROM alerts a JOIN incident_groups g USING (incident_id)
+            WHERE a.fingerprint = $1 AND g.status = 'open' AND g.last_activity >= $2
+            ORDER BY g.last_activity DESC LIMIT 1
+            """,
+            fp,
+            since,
+        )
+        if row is not None:
+            incident_id, outcome = str(row["incident_id"]), "deduplicated"
+        elif keys:
+            row = await conn.fetchrow(
+                """
+                SELECT k.incident_id FROM correlation_keys k JOIN incident_groups g USING (incident_id)
+                WHERE k.key = ANY($1::text[]) AND k.last_seen >= $2 AND g.status = 'open'
+                ORDER BY g.last_activity DESC LIMIT 1
+                """,
+                keys,
+                since,
+            )
+            if row is not None:
+                incident_id, outcome = str(row["incident_id"]), "correlated"
+
+        workflow_id: str | None = None
+        if incident_id is None:
+            incident_id = str(uuid.uuid4())
+            await conn.execute(
+                """
+                INSERT INTO incident_groups
+                    (incident_id, severity, title, alert_count, first_seen, last_seen, last_activity)
+                VALUES ($1, $2, $3, 0, $4, $5, $6)
+                """,
+                uuid.UUID(incident_id),
+                severity,
+                alert.title,
+                alert.first_seen,
+                alert.last_seen,
+                now,
+            )
+        await conn.execute(
+            """
+            INSERT INTO alerts (alert_id, incident_id, fingerprint, source, source_format, type, severity, title,
+                                occurred_at, received_at, last_received_at, outcome, normalized)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
+            """,
+            alert.alert_id,
+            uuid.UUID(incident_id),
+            fp,
+            alert.source,
+            alert.source_format.value,
+            alert.type,
+            severity,
+            alert.title,
+            alert.occurred_at,
+            now,
+            outcome,
+            alert.model_dump(mode="json"),
+        )
+        await self._fold(conn, incident_id, alert, severity, now, keys)
+        if outcome == "new_incident":
+            workflow_id = await self._engine.create_alert_workflow(conn, incident_id, alert)
+        return IngestedAlert(alert_id, incident_id, outcome, workflow_id)
+
+    async def _fold(
+        self,
+        conn: asyncpg.Connection,
+        incident_id: str,
+        alert: NormalizedAlert,
+        severity: str,
+        now: datetime,
+        keys: list[str],
+    ) -> None:
+        group = await conn.fetchrow(
+            "SELECT severity FROM incident_groups WHERE incident_id = $1", uuid.UUID(incident_id)
+        )
+        merged = _max_severity(group["severity"], severity) if group else severity
+        await conn.execute(
+            """
+            UPDATE incident_groups
+            SET alert_count = alert_count + 1, severity = $2,
+                first_seen = LEAST(first_seen, $3), last_seen = GREATEST(last_seen, $4),
+                last_activity = $5, updated_at = $5
+            WHERE incident_id = $1
+            """,
+            uuid.UUID(incident_id),
+            merged,
+            alert.first_seen,
+            alert.last_seen,
+            now,
+        )
+        if keys:
+            await conn.execute(
+                """
+                INSERT INTO correlation_keys (key, incident_id, last_seen)
+                SELECT k, $2, $3 FROM unnest($1::text[]) AS k
+                ON CONFLICT (key, incident_id) DO UPDATE SET last_seen = EXCLUDED.last_seen
+                """,
+                keys,
+                uuid.UUID(incident_id),
+                now,
+            )
+
+
+def _alert_row(row: asyncpg.Record) -> dict[str, Any]:
+    return {**dict(row), "alert_id": str(row["alert_id"]), "incident_id": str(row["incident_id"])}

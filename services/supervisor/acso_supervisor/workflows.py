@@ -1,0 +1,393 @@
+"""The workflow engine: alert-to-containment workflows persisted in PostgreSQL, steps sent as SQS tasks.
+
+A workflow is a row; each step is a row holding the exact envelope it sends, so a resend after a
+timeout or a crash is byte-for-byte the same message with the same idempotency key (the receiving
+agent's claim turns a duplicate into a no-op). The engine is resumable: every transition is
+recorded before the next message goes out, and a sweeper sends steps that are due (never sent, or
+past their deadline) and fails a step visibly once its attempts are used up.
+
+Steps of `alert_to_containment`: `triage` (threat hunter) then `respond` (incident response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from acso_shared.alerts.models import NormalizedAlert
+from acso_shared.contracts import (
+    INCIDENT_ALERTS_UPDATED,
+    INCIDENT_STATUS,
+    RESPONSE_REQUEST,
+    RESPONSE_RESULT,
+    TRIAGE_REQUEST,
+    TRIAGE_RESULT,
+    IncidentAlertsUpdated,
+    IncidentStatusChanged,
+    ResponseRequest,
+    ResponseResult,
+    TriageRequest,
+    TriageResult,
+)
+from acso_shared.db import Database
+from acso_shared.errors import Invalid, NotFound
+from acso_shared.logging import get_logger
+from acso_shared.messaging.envelope import Envelope
+from acso_shared.resources import Agent
+from acso_shared.runtime import AgentRuntime
+from acso_supervisor.stream import EventHub
+
+log = get_logger("acso.supervisor.workflows")
+
+ALERT_WORKFLOW = "alert_to_containment"
+SENDER = Agent.SUPERVISOR.value
+
+
+class WorkflowEngine:
+    def __init__(
+        self,
+        runtime: AgentRuntime,
+        hub: EventHub,
+        *,
+        step_timeout: timedelta,
+        max_attempts: int,
+    ) -> None:
+        self._runtime = runtime
+        self._hub = hub
+        self._timeout = step_timeout
+        self._max_attempts = max_attempts
+
+    @property
+    def db(self) -> Database:
+        return self._runtime.db
+
+    # -- starting ----------------------------------------------------------------------------
+    async def create_alert_workflow(self, conn: asyncpg.Connection, incident_id: str, alert: NormalizedAlert) -> str:
+        """Record a new workflow and its first step inside the caller's transaction."""
+        workflow_id = str(uuid.uuid4())
+        await conn.execute(
+            "INSERT INTO workflows (workflow_id, kind, incident_id, alert_id) VALUES ($1, $2, $3, $4)",
+            uuid.UUID(workflow_id),
+            ALERT_WORKFLOW,
+            uuid.UUID(incident_id),
+            alert.alert_id,
+        )
+        request = TriageRequest(incident_id=incident_id, alert=alert)
+        await self._add_step(
+            conn, workflow_id, "triage", 1, Agent.THREAT_HUNTER, TRIAGE_REQUEST, request.model_dump(mode="json")
+        )
+        return workflow_id
+
+    async def _add_step(
+        self,
+        conn: asyncpg.Connection,
+        workflow_id: str,
+        step: str,
+        position: int,
+        agent: Agent,
+        kind: str,
+        payload: dict[str, Any],
+    ) -> None:
+        envelope = Envelope.new(
+            kind=kind,
+            sender=SENDER,
+            payload=payload,
+            idempotency_key=f"{workflow_id}:{step}",
+            workflow_id=workflow_id,
+            step=step,
+        )
+        await conn.execute(
+            """
+            INSERT INTO workflow_steps (workflow_id, step, position, agent, max_attempts, idempotency_key, envelope)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (workflow_id, step) DO NOTHING
+            """,
+            uuid.UUID(workflow_id),
+            step,
+            position,
+            agent.value,
+            self._max_attempts,
+            envelope.idempotency_key,
+            envelope.model_dump(mode="json"),
+        )
+
+    # -- sending -----------------------------------------------------------------------------
+    async def dispatch_pending(self, workflow_id: str) -> None:
+        """Send the workflow's steps that are recorded but not yet sent."""
+        rows = await self.db.fetch(
+            "SELECT step FROM workflow_steps WHERE workflow_id = $1 AND status = 'pending' ORDER BY position",
+            uuid.UUID(workflow_id),
+        )
+        for row in rows:
+            await self._send(workflow_id, row["step"])
+
+    async def _send(self, workflow_id: str, step: str) -> None:
+        now = datetime.now(UTC)
+        # Mark first, send second: a crash in between leaves a `sent` step past its deadline,
+        # which the sweeper resends with the same idempotency key.
+        row = await self.db.fetchrow(
+            """
+            UPDATE workflow_steps SET status = 'sent', attempts = attempts + 1, sent_at = $3, deadline_at = $4
+            WHERE workflow_id = $1 AND step = $2 AND status IN ('pending', 'sent')
+            RETURNING agent, envelope, attempts
+            """,
+            uuid.UUID(workflow_id),
+            step,
+            now,
+            now + self._timeout,
+        )
+        if row is None:
+            return
+        envelope = Envelope.model_validate(row["envelope"])
+        await self._runtime.send_task(Agent(row["agent"]), envelope)
+        if row["attempts"] == 1:
+            self._hub.publish(
+                "workflow.step_started", {"workflow_id": workflow_id, "step": step, "agent": row["agent"]}
+            )
+
+    async def sweep(self) -> int:
+        """Send due steps: never sent, or sent and past their deadline; fail those out of attempts."""
+        now = datetime.now(UTC)
+        due = await self.db.fetch(
+            """
+            SELECT s.workflow_id, s.step, s.status, s.attempts, s.max_attempts
+            FROM workflow_steps s JOIN workflows w USING (workflow_id)
+            WHERE w.status = 'running' AND (
+                (s.status = 'pending' AND s.created_at < $1) OR (s.status = 'sent' AND s.deadline_at < $2))
+            ORDER BY s.created_at LIMIT 200
+            """,
+            now - timedelta(seconds=5),
+            now,
+        )
+        for row in due:
+            workflow_id = str(row["workflow_id"])
+            if row["status"] == "sent" and row["attempts"] >= row["max_attempts"]:
+                await self._fail_step(workflow_id, row["step"], f"no result after {row['attempts']} attempts")
+                continue
+            log.warning("step_resent", workflow_id=workflow_id, step=row["step"], attempt=row["attempts"] + 1)
+            await self._send(workflow_id, row["step"])
+        return len(due)
+
+    async def sweep_forever(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sweep()
+            except Exception as err:
+                log.warning("sweep_failed", error=str(err))
+
+    # -- results -----------------------------------------------------------------------------
+    async def handle_triage_result(self, envelope: Envelope) -> dict[str, Any]:
+        result = TriageResult.model_validate(envelope.payload)
+        workflow_id = _workflow_of(envelope)
+        async with self.db.transaction() as conn:
+            if not await self._complete_step(conn, workflow_id, "triage", envelope.payload):
+                return {"ignored": "step already completed"}
+            group = await conn.fetchrow(
+                "SELECT alert_count, first_seen, last_seen FROM incident_groups WHERE incident_id = $1",
+                uuid.UUID(result.incident_id),
+            )
+            alert_row = await conn.fetchrow(
+                "SELECT a.normalized, a.fingerprint FROM alerts a JOIN workflows w ON w.alert_id = a.alert_id "
+                "WHERE w.workflow_id = $1",
+                uuid.UUID(workflow_id),
+            )
+            if group is None or alert_row is None:
+                raise NotFound("workflow_context_missing", f"workflow {workflow_id} has no incident or alert")
+            request = ResponseRequest(
+                incident_id=result.incident_id,
+                alert=NormalizedAlert.model_validate(alert_row["normalized"]),
+                triage=result,
+                alert_count=group["alert_count"],
+                first_seen=group["first_seen"],
+                last_seen=group["last_seen"],
+                fingerprint=alert_row["fingerprint"],
+            )
+            await conn.execute(
+                "UPDATE incident_groups SET severity = $2, updated_at = now() WHERE incident_id = $1",
+                uuid.UUID(result.incident_id),
+                result.severity.value,
+            )
+            await self._add_step(
+                conn,
+                workflow_id,
+                "respond",
+                2,
+                Agent.INCIDENT_RESPONSE,
+                RESPONSE_REQUEST,
+                request.model_dump(mode="json"),
+            )
+        self._hub.publish(
+            "workflow.step_completed",
+            {"workflow_id": workflow_id, "step": "triage", "verdict": result.verdict, "severity": result.severity},
+        )
+        await self.dispatch_pending(workflow_id)
+        return {"workflow_id": workflow_id, "verdict": result.verdict}
+
+    async def handle_response_result(self, envelope: Envelope) -> dict[str, Any]:
+        result = ResponseResult.model_validate(envelope.payload)
+        workflow_id = _workflow_of(envelope)
+        async with self.db.transaction() as conn:
+            if not await self._complete_step(conn, workflow_id, "respond", envelope.payload):
+                return {"ignored": "step already completed"}
+            await conn.execute(
+                "UPDATE workflows SET status = 'completed', completed_at = now(), updated_at = now() "
+                "WHERE workflow_id = $1",
+                uuid.UUID(workflow_id),
+            )
+            await conn.execute(
+                "UPDATE incident_groups SET lifecycle = $2, updated_at = now() WHERE incident_id = $1",
+                uuid.UUID(result.incident_id),
+                result.status,
+            )
+        self._hub.publish(
+            "workflow.completed",
+            {
+                "workflow_id": workflow_id,
+                "incident_id": result.incident_id,
+                "status": result.status,
+                "actions": [a.model_dump() for a in result.actions],
+                "pending_approvals": result.pending_approvals,
+            },
+        )
+        return {"workflow_id": workflow_id, "status": result.status}
+
+    async def handle_incident_status(self, envelope: Envelope) -> dict[str, Any]:
+        change = IncidentStatusChanged.model_validate(envelope.payload)
+        await self.db.execute(
+            """
+            UPDATE incident_groups
+            SET lifecycle = $2, status = CASE WHEN $2 = 'closed' THEN 'closed' ELSE status END,
+                severity = $3, updated_at = now()
+            WHERE incident_id = $1
+            """,
+            uuid.UUID(change.incident_id),
+            change.status,
+            change.severity.value,
+        )
+        self._hub.publish("incident.updated", change.model_dump(mode="json"))
+        return {"incident_id": change.incident_id, "status": change.status}
+
+    async def _complete_step(
+        self, conn: asyncpg.Connection, workflow_id: str, step: str, result: dict[str, Any]
+    ) -> bool:
+        updated = await conn.fetchval(
+            """
+            UPDATE workflow_steps SET status = 'completed', completed_at = now(), result = $3, error = NULL
+            WHERE workflow_id = $1 AND step = $2 AND status IN ('pending', 'sent', 'failed')
+            RETURNING 1
+            """,
+            uuid.UUID(workflow_id),
+            step,
+            result,
+        )
+        if updated:
+            # A late result revives a workflow that had timed out: the work did happen.
+            await conn.execute(
+                "UPDATE workflows SET status = 'running', error = NULL, updated_at = now() "
+                "WHERE workflow_id = $1 AND status = 'failed'",
+                uuid.UUID(workflow_id),
+            )
+        return bool(updated)
+
+    async def _fail_step(self, workflow_id: str, step: str, error: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE workflow_steps SET status = 'failed', error = $3 WHERE workflow_id = $1 AND step = $2",
+                uuid.UUID(workflow_id),
+                step,
+                error,
+            )
+            await conn.execute(
+                "UPDATE workflows SET status = 'failed', error = $2, updated_at = now() WHERE workflow_id = $1",
+                uuid.UUID(workflow_id),
+                f"step {step}: {error}",
+            )
+        log.error("workflow_step_failed", workflow_id=workflow_id, step=step, error=error)
+        self._hub.publish("workflow.failed", {"workflow_id": workflow_id, "step": step, "error": error})
+
+    # -- folded alerts -----------------------------------------------------------------------
+    async def notify_alerts_updated(self, incident_id: str) -> None:
+        """Tell incident response the absolute alert count of an incident (order-independent)."""
+        group = await self.db.fetchrow(
+            "SELECT alert_count, first_seen, last_seen FROM incident_groups WHERE incident_id = $1",
+            uuid.UUID(incident_id),
+        )
+        if group is None:
+            return
+        update = IncidentAlertsUpdated(
+            incident_id=incident_id,
+            alert_count=group["alert_count"],
+            first_seen=group["first_seen"],
+            last_seen=group["last_seen"],
+        )
+        envelope = Envelope.new(
+            kind=INCIDENT_ALERTS_UPDATED,
+            sender=SENDER,
+            payload=update.model_dump(mode="json"),
+            idempotency_key=f"{INCIDENT_ALERTS_UPDATED}:{incident_id}:{group['alert_count']}",
+        )
+        await self._runtime.send_task(Agent.INCIDENT_RESPONSE, envelope)
+        self._hub.publish("incident.alerts_updated", update.model_dump(mode="json"))
+
+    # -- reading -----------------------------------------------------------------------------
+    async def get(self, workflow_id: str) -> dict[str, Any]:
+        try:
+            key = uuid.UUID(workflow_id)
+        except ValueError as err:
+            raise NotFound("workflow_not_found", f"no workflow {workflow_id}") from err
+        workflow = await self.db.fetchrow("SELECT * FROM workflows WHERE workflow_id = $1", key)
+        if workflow is None:
+            raise NotFound("workflow_not_found", f"no workflow {workflow_id}")
+        steps = await self.db.fetch(
+            "SELECT step, agent, status, attempts, max_attempts, sent_at, deadline_at, completed_at, result, error "
+            "FROM workflow_steps WHERE workflow_id = $1 ORDER BY position",
+            key,
+        )
+        return {**_jsonable(dict(workflow)), "steps": [_jsonable(dict(s)) for s in steps]}
+
+    async def list(self, *, incident_id: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if incident_id:
+            try:
+                args.append(uuid.UUID(incident_id))
+            except ValueError as err:
+                raise Invalid("invalid_query", "incident_id must be a UUID") from err
+            clauses.append(f"incident_id = ${len(args)}")
+        if status:
+            args.append(status)
+            clauses.append(f"status = ${len(args)}")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        args.append(limit)
+        sql = f"SELECT * FROM workflows {where} ORDER BY created_at DESC LIMIT ${len(args)}"  # noqa: S608 - our clauses
+        rows = await self.db.fetch(sql, *args)
+        return [_jsonable(dict(r)) for r in rows]
+
+
+def _workflow_of(envelope: Envelope) -> str:
+    if not envelope.workflow_id:
+        raise Invalid("workflow_missing", f"{envelope.kind} without a workflow id")
+    return envelope.workflow_id
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, uuid.UUID):
+            out[key] = str(value)
+        elif isinstance(value, datetime):
+            out[key] = value.isoformat()
+        elif isinstance(value, str) and key in ("result",):
+            out[key] = json.loads(value)
+        else:
+            out[key] = value
+    return out
+
+
+__all__ = ["ALERT_WORKFLOW", "INCIDENT_STATUS", "RESPONSE_RESULT", "TRIAGE_RESULT", "WorkflowEngine"]
