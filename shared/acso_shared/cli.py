@@ -4,6 +4,8 @@ acso run                      start the whole system locally (what `make run` ca
 acso token --role ROLE        print an access token of the demo user with that role
 acso provision                create the manifest's resources at AWS_ENDPOINT_URL (compose init)
 acso migrate                  apply every component's database migrations to ACSO_DATABASE_URL
+acso audit verify             check the audit log's hash chain (exit 1 when it is broken)
+acso audit export [--after-seq N] [--output FILE]   the audit log as JSON lines for a SIEM
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from acso_shared.aws.clients import AwsClientFactory
 from acso_shared.resources import ROLES
@@ -81,6 +84,32 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from acso_shared.audit.repository import AuditLog
+    from acso_shared.db import Database
+    from acso_shared.settings import ServiceSettings
+
+    async def go(out: TextIO) -> int:
+        database = Database(ServiceSettings().database_url.get_secret_value(), min_size=1, max_size=2)
+        await database.connect()
+        try:
+            audit = AuditLog(database)
+            if args.audit_command == "verify":
+                report = await audit.verify()
+                out.write(report.model_dump_json() + "\n")
+                return 0 if report.ok else 1
+            async for line in audit.export(after_seq=args.after_seq):
+                out.write(line)
+            return 0
+        finally:
+            await database.close()
+
+    if getattr(args, "output", None):
+        with open(args.output, "w", encoding="utf-8") as out:
+            return asyncio.run(go(out))
+    return asyncio.run(go(sys.stdout))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="acso", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,6 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.set_defaults(func=cmd_token)
     commands.add_parser("provision", help="create the manifest's AWS resources").set_defaults(func=cmd_provision)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    audit = commands.add_parser("audit", help="verify or export the audit log").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="check the hash chain").set_defaults(func=cmd_audit)
+    export = audit.add_parser("export", help="write the audit log as JSON lines")
+    export.add_argument("--after-seq", type=int, default=0, help="only records after this sequence number")
+    export.add_argument("--output", help="a file to write (default: stdout)")
+    export.set_defaults(func=cmd_audit)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

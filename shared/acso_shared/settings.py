@@ -68,6 +68,14 @@ class ServiceSettings(AcsoSettings):
     jwks_url: str = ""
     auth_enabled: bool = True
     cors_allow_origins: tuple[str, ...] = ()
+    # Token buckets (acso_shared.auth.ratelimit): a burst of `*_burst` requests, refilled per second.
+    rate_limit_principal_burst: int = Field(default=120, ge=1)
+    rate_limit_principal_per_s: float = Field(default=20.0, gt=0)
+    rate_limit_source_burst: int = Field(default=240, ge=1)
+    rate_limit_source_per_s: float = Field(default=40.0, gt=0)
+    # How many proxies (ALB, API Gateway) append to X-Forwarded-For in front of the service; 0
+    # trusts no header, since any client can write one.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod

@@ -120,9 +120,7 @@ def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditRecord:
     The repository calls this while holding the audit append lock, with `seq` from
     `nextval('audit_log_seq')` and `prev_hash` the newest row's hash (`GENESIS_HASH` when empty).
     """
-    return AuditRecord(
-        **entry.model_dump(), seq=seq, prev_hash=prev_hash, hash=compute_hash(entry, seq, prev_hash)
-    )
+    return AuditRecord(**entry.model_dump(), seq=seq, prev_hash=prev_hash, hash=compute_hash(entry, seq, prev_hash))
 
 
 class Problem(StrEnum):

@@ -71,16 +71,18 @@ def build_service_app(
     extra_middlewares: Iterable[Middleware] = (),
 ) -> web.Application:
     """An aiohttp app for `runtime`'s agent: the shared middlewares, `/healthz`, `/readyz`, `/openapi.json`."""
-    from acso_shared.web.auth import build_auth_middleware
+    from acso_shared.web.auth import build_auth_middleware, me_router
+    from acso_shared.web.security import build_cors_middleware
 
     settings = runtime.settings
     endpoints: list[Endpoint] = []
-    all_routers = [_health_router(), *routers]
+    all_routers = [_health_router(), me_router(), *routers]
     for router in all_routers:
         endpoints.extend(router.endpoints)
     middlewares: list[Middleware] = [
         request_context_middleware,
         trace_middleware,
+        build_cors_middleware(settings),
         error_middleware,
         security_headers_middleware,
         body_limit_middleware,
