@@ -34,6 +34,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 class TestStack:
     """What an integration test needs to build services against the real emulator and database."""
 
+    __test__ = False  # a fixture value, not a test class
+
     emulator_url: str
     database_url: str
     provisioned: ProvisionedStack
