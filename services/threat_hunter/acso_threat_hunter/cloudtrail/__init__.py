@@ -1,0 +1,1 @@
+"""CloudTrail: the local event store, its record extraction, and the LookupEvents client (AWS only)."""

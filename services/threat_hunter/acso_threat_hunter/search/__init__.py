@@ -1,0 +1,1 @@
+"""Knowledge-base search over intel documents and runbooks: Bedrock Knowledge Base, or PostgreSQL full text."""
