@@ -120,6 +120,7 @@ MATRIX: Final[tuple[Rule, ...]] = (
     _r(G, "/v1/operations", "operations.read", EVERYONE),
     _r(G, "/v1/operations/{id}", "operations.read", EVERYONE),
     _r(P, "/v1/operations/{id}/approve", "operations.approve", OPERATORS),
+    _r(G, "/v1/tickets", "tickets.read", EVERYONE, MACHINE_READ),
     _r(P, "/v1/webhooks/itsm/{system}", "webhooks.itsm", scopes=frozenset({Scope.WEBHOOKS_WRITE}),
        auth=AuthMethod.WEBHOOK_HMAC),
     _r(G, "/v1/costs/summary", "costs.read", COST_READERS),
@@ -127,6 +128,8 @@ MATRIX: Final[tuple[Rule, ...]] = (
     _r(G, "/v1/costs/forecast", "costs.read", COST_READERS),
     _r(G, "/v1/costs/waste", "costs.read", COST_READERS),
     _r(P, "/v1/costs/imports", "costs.import", OPERATORS),
+    _r(G, "/v1/costs/imports/{id}", "costs.read", COST_READERS),
+    _r(G, "/v1/costs/incidents/{incident_id}", "costs.read", COST_READERS),
     _r(G, "/v1/reports/executive", "reports.read", REPORT_READERS),
 )
 

@@ -64,6 +64,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("GET", "/v1/costs/forecast"): ("aoex", set()),
     ("GET", "/v1/costs/waste"): ("aoex", set()),
     ("POST", "/v1/costs/imports"): ("ox", set()),
+    ("GET", "/v1/costs/imports/{id}"): ("aoex", set()),
+    ("GET", "/v1/costs/incidents/{incident_id}"): ("aoex", set()),
     ("GET", "/v1/reports/executive"): ("arex", set()),
 }
 ALL_SCOPES = ["acso/read", "acso/alerts.write", "acso/webhooks.write"]

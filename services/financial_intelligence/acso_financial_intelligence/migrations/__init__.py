@@ -1,0 +1,1 @@
+"""SQL migrations of the financial-intelligence service (applied at start and by the launcher)."""
