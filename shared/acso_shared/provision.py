@@ -207,9 +207,13 @@ class Provisioner:
                 target_arn = arn
             else:
                 target_arn = topic_arn
-            await events.put_targets(
-                Rule=rule.name, EventBusName=rule.bus_name, Targets=[{"Id": "acso", "Arn": target_arn}]
-            )
+            target: dict[str, Any] = {"Id": "acso", "Arn": target_arn}
+            if rule.input_template:
+                target["InputTransformer"] = {
+                    "InputPathsMap": rule.input_paths or {},
+                    "InputTemplate": rule.input_template,
+                }
+            await events.put_targets(Rule=rule.name, EventBusName=rule.bus_name, Targets=[target])
 
     async def _secrets(self, kms_key_id: str) -> None:
         secretsmanager = await self._clients.client("secretsmanager")

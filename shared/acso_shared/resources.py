@@ -66,6 +66,16 @@ class TableSpec:
     key: KeySchema
 
 
+# EventBridge wraps each finding event into ACSO's message envelope on its way to the findings
+# queue, so the supervisor's one SQS consumer handles it like any other `alert.ingest` task, with
+# the event id as idempotency key (EventBridge delivers at least once).
+FINDINGS_INPUT_PATHS: dict[str, str] = {"id": "$.id"}
+FINDINGS_INPUT_TEMPLATE = (
+    '{"idempotency_key": "eventbridge:<id>", "kind": "alert.ingest", "sender": "eventbridge", '
+    '"payload": {"alerts": [<aws.events.event.json>]}}'
+)
+
+
 @dataclass(frozen=True)
 class EventRuleSpec:
     """An EventBridge rule: an event pattern on a bus, delivered to an SQS queue or SNS topic."""
@@ -76,6 +86,8 @@ class EventRuleSpec:
     target_queue: str | None = None
     target_topic: str | None = None
     description: str = ""
+    input_paths: dict[str, str] | None = None
+    input_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,8 @@ def build_manifest(env: str = "local", account_id: str = "123456789012", region:
             event_pattern={"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
             target_queue=findings.name,
             description="GuardDuty findings into the supervisor's ingestion queue",
+            input_paths=FINDINGS_INPUT_PATHS,
+            input_template=FINDINGS_INPUT_TEMPLATE,
         ),
         EventRuleSpec(
             name=f"{p}securityhub-findings",
@@ -151,6 +165,8 @@ def build_manifest(env: str = "local", account_id: str = "123456789012", region:
             event_pattern={"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported"]},
             target_queue=findings.name,
             description="Security Hub ASFF findings into the supervisor's ingestion queue",
+            input_paths=FINDINGS_INPUT_PATHS,
+            input_template=FINDINGS_INPUT_TEMPLATE,
         ),
         EventRuleSpec(
             name=f"{p}high-severity-incidents",

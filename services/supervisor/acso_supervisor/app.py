@@ -47,6 +47,8 @@ def create_app(settings: Settings) -> web.Application:
         return {"accepted": len(results)}
 
     runtime.add_handlers({ALERT_INGEST: ingest_task})
+    # GuardDuty and Security Hub findings arrive through EventBridge rules, wrapped as alert.ingest.
+    runtime.consume(runtime.manifest.findings_queue.name, {ALERT_INGEST: ingest_task})
     runtime.consume(
         runtime.manifest.results_queue.name,
         {

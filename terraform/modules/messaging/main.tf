@@ -1,5 +1,9 @@
 locals {
-  task_queues = { for agent, _ in var.agents : agent => "${var.name_prefix}-${replace(agent, "_", "-")}-tasks" }
+  # EventBridge wraps each finding into ACSO's message envelope (kind alert.ingest, idempotency key
+  # = event id), as shared/acso_shared/resources.py FINDINGS_INPUT_TEMPLATE does locally.
+  findings_input_paths    = { id = "$.id" }
+  findings_input_template = "{\"idempotency_key\": \"eventbridge:<id>\", \"kind\": \"alert.ingest\", \"sender\": \"eventbridge\", \"payload\": {\"alerts\": [<aws.events.event.json>]}}"
+  task_queues             = { for agent, _ in var.agents : agent => "${var.name_prefix}-${replace(agent, "_", "-")}-tasks" }
   supervisor_queues = {
     results  = "${var.name_prefix}-supervisor-results"
     findings = "${var.name_prefix}-supervisor-findings"
@@ -176,6 +180,12 @@ resource "aws_cloudwatch_event_target" "guardduty" {
   target_id = "supervisor-findings"
   arn       = aws_sqs_queue.this["findings"].arn
 
+  # The same envelope as FINDINGS_INPUT_TEMPLATE in shared/acso_shared/resources.py.
+  input_transformer {
+    input_paths    = local.findings_input_paths
+    input_template = local.findings_input_template
+  }
+
   dead_letter_config {
     arn = aws_sqs_queue.dlq["findings"].arn
   }
@@ -185,6 +195,12 @@ resource "aws_cloudwatch_event_target" "securityhub" {
   rule      = aws_cloudwatch_event_rule.securityhub.name
   target_id = "supervisor-findings"
   arn       = aws_sqs_queue.this["findings"].arn
+
+  # The same envelope as FINDINGS_INPUT_TEMPLATE in shared/acso_shared/resources.py.
+  input_transformer {
+    input_paths    = local.findings_input_paths
+    input_template = local.findings_input_template
+  }
 
   dead_letter_config {
     arn = aws_sqs_queue.dlq["findings"].arn

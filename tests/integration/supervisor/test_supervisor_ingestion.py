@@ -254,3 +254,37 @@ async def test_alerts_from_other_agents_enter_the_same_flow(stack: TestStack, su
         return bool(count == 1)
 
     await wait_until(stored, timeout_s=30)
+
+
+async def test_guardduty_findings_arrive_through_eventbridge(
+    stack: TestStack, supervisor: Any, clients: AwsClientFactory
+) -> None:
+    import json
+    from pathlib import Path
+
+    event = json.loads(Path("tests/fixtures/alerts/guardduty_tor_ip_caller_eventbridge.json").read_text())
+    finding = event["detail"]
+    finding["id"] = f"gd-{uuid.uuid4().hex}"
+    finding["resource"]["instanceDetails"]["instanceId"] = new_instance_id()
+    events = await clients.client("events")
+    response = await events.put_events(
+        Entries=[
+            {
+                "Source": "aws.guardduty",
+                "DetailType": "GuardDuty Finding",
+                "Detail": json.dumps(finding),
+                "EventBusName": "default",
+            }
+        ]
+    )
+    assert response["FailedEntryCount"] == 0
+    runtime = supervisor.server.app[RUNTIME]
+
+    async def stored() -> bool:
+        count = await runtime.db.fetchval(
+            "SELECT count(*) FROM alerts WHERE normalized->>'source_id' = $1 AND source = 'aws.guardduty'",
+            finding["id"],
+        )
+        return bool(count == 1)
+
+    await wait_until(stored, timeout_s=30)
