@@ -10,6 +10,10 @@ from typing import Any
 from aiohttp import web
 
 from acso_shared.resources import Agent
+from acso_shared.runtime import AgentRuntime
+from acso_shared.settings import ServiceSettings
+from acso_shared.web.api import ApiRouter
+from acso_shared.web.app import build_service_app
 from tests.support.stack import TestStack
 
 # Tests fire many requests from one address; the limits themselves have their own spec.
@@ -42,3 +46,11 @@ def service_app(stack: TestStack, agent: Agent, **overrides: Any) -> web.Applica
         values.setdefault("ping_timeout_s", 0.5)
     app: web.Application = factory(stack.service_settings(settings_cls, **values))
     return app
+
+
+def bare_app(stack: TestStack, router: ApiRouter, **overrides: Any) -> web.Application:
+    """A service app carrying only `router` (plus health and /v1/me), through the shared factory,
+    for routes the matrix declares whose real handlers other services own."""
+    settings = stack.service_settings(ServiceSettings, **{**UNLIMITED, **overrides})
+    runtime = AgentRuntime(settings, Agent.SERVICE_ORCHESTRATION, "0.0.0-test")
+    return build_service_app(runtime, [router])
