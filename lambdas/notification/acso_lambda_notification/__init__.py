@@ -1,0 +1,1 @@
+"""SNS-triggered notifications: incident messages to Slack, email (SES) and signed webhooks."""
