@@ -2,18 +2,131 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
 from aiohttp import web
 
 from acso_service_orchestration import __version__
+from acso_service_orchestration.itsm.credentials import SecretsManagerReader
+from acso_service_orchestration.itsm.http import RetryPolicy
+from acso_service_orchestration.keys import INBOUND, OPERATIONS, SYNC, TICKET_STORE
+from acso_service_orchestration.operations.compliance import ComplianceReader
+from acso_service_orchestration.operations.service import OperationsService
+from acso_service_orchestration.operations.ssm import SsmRunner
+from acso_service_orchestration.operations.store import OperationStore
+from acso_service_orchestration.routes import router
 from acso_service_orchestration.settings import Settings
+from acso_service_orchestration.tickets.inbound import InboundService
+from acso_service_orchestration.tickets.integrations import IntegrationRegistry
+from acso_service_orchestration.tickets.store import TicketStore
+from acso_service_orchestration.tickets.sync import TicketSyncService
+from acso_shared.auth.webhooks import WebhookVerifier
+from acso_shared.contracts import OPERATION_REQUEST, TICKET_SYNC
 from acso_shared.db.registry import agent_migrations
+from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_shared.runtime import AgentRuntime
 from acso_shared.web.app import build_service_app
+
+
+class _LazySecrets:
+    """Secrets Manager reads through the runtime's shared client, created on first use."""
+
+    def __init__(self, runtime: AgentRuntime) -> None:
+        self._runtime = runtime
+        self._reader: SecretsManagerReader | None = None
+
+    async def read(self, secret_id: str) -> str:
+        if self._reader is None:
+            self._reader = SecretsManagerReader(await self._runtime.clients.client("secretsmanager"))
+        return await self._reader.read(secret_id)
 
 
 def create_app(settings: Settings) -> web.Application:
     runtime = AgentRuntime(
         settings, Agent.SERVICE_ORCHESTRATION, __version__, migrations=agent_migrations(Agent.SERVICE_ORCHESTRATION)
     )
-    return build_service_app(runtime, [])
+
+    async def claim_replay(key: str, expires_at: int) -> bool:
+        return await runtime.idempotency.claim_once(key)
+
+    registry = IntegrationRegistry(
+        settings.itsm_integrations,
+        _LazySecrets(runtime),
+        WebhookVerifier(claim_replay),
+        RetryPolicy(
+            max_attempts=settings.itsm_http_attempts,
+            base_delay_s=settings.itsm_http_base_delay_s,
+            max_delay_s=max(settings.itsm_http_base_delay_s * 8, 0.001),
+            timeout_s=settings.itsm_http_timeout_s,
+        ),
+    )
+    ticket_store = TicketStore(runtime.db)
+    sync = TicketSyncService(
+        ticket_store,
+        registry,
+        runtime.instance_id,
+        lease_s=settings.itsm_lease_s,
+        retry_base_s=settings.itsm_retry_base_s,
+        retry_max_s=settings.itsm_retry_max_s,
+    )
+
+    async def to_incident_response(envelope: Envelope) -> str:
+        return await runtime.send_task(Agent.INCIDENT_RESPONSE, envelope)
+
+    inbound = InboundService(
+        ticket_store, registry, to_incident_response, runtime.idempotency.claim_once, Agent.SERVICE_ORCHESTRATION.value
+    )
+
+    async def ec2() -> Any:
+        return await runtime.clients.client("ec2")
+
+    async def ssm() -> Any:
+        return await runtime.clients.client("ssm")
+
+    async def config() -> Any:
+        return await runtime.clients.client("config")
+
+    operations = OperationsService(
+        settings,
+        OperationStore(runtime.db),
+        ec2,
+        SsmRunner(
+            ssm,
+            poll_interval_s=settings.operations_poll_interval_s,
+            instance_timeout_s=settings.operations_instance_timeout_s,
+        ),
+        ComplianceReader(config, enabled=settings.config_compliance_enabled),
+        to_incident_response,
+        runtime.instance_id,
+    )
+    runtime.add_handlers({TICKET_SYNC: sync.handle_ticket_sync, OPERATION_REQUEST: operations.handle_operation_request})
+    loops: list[asyncio.Task[None]] = []
+
+    def spawn(coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        loops.append(asyncio.create_task(coroutine, name=name))
+
+    async def start_loops(_: AgentRuntime) -> None:
+        spawn(sync.retry_forever(settings.itsm_retry_poll_s), "itsm-retry")
+        spawn(operations.schedule_forever(settings.operations_scheduler_interval_s), "operations-scheduler")
+
+    async def stop_loops(_: AgentRuntime) -> None:
+        for task in loops:
+            task.cancel()
+        for task in loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await operations.stop()
+        await registry.aclose()
+
+    runtime.on_start(start_loops)
+    runtime.on_stop(stop_loops)
+    app = build_service_app(runtime, [router])
+    app[TICKET_STORE] = ticket_store
+    app[SYNC] = sync
+    app[INBOUND] = inbound
+    app[OPERATIONS] = operations
+    return app

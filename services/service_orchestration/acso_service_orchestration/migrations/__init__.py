@@ -1,0 +1,1 @@
+"""SQL migrations of the service-orchestration service (applied at start)."""

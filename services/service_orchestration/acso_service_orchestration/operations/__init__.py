@@ -1,0 +1,1 @@
+"""Operations and runbooks: change records, approval, maintenance windows, SSM execution."""
