@@ -15,8 +15,9 @@ from .events import EventRow, event_row
 _INSERT = """
 INSERT INTO cloudtrail_events (event_id, event_time, event_source, event_name, principal_arn, user_name,
                                access_key_id, source_ip, resources, raw)
-SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::jsonb[], $10::jsonb[])
+SELECT e.id, e.at, e.src, e.name, e.arn, e.usr, e.akid, e.ip, e.res::jsonb, e.raw::jsonb
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[]) AS e(id, at, src, name, arn, usr, akid, ip, res, raw)
 ON CONFLICT (event_id) DO NOTHING
 """
 
@@ -57,7 +58,7 @@ class StoreResult:
 
 
 class EventStore:
-    """Every SQL statement on `cloudtrail_events`; needs a pool with the JSON codecs of `acso_shared.db`."""
+    """Every SQL statement on `cloudtrail_events`"""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -84,8 +85,9 @@ class EventStore:
                 [r.user_name for r in rows],
                 [r.access_key_id for r in rows],
                 [r.source_ip for r in rows],
-                [list(r.resources) for r in rows],
-                [dict(r.raw) for r in rows],
+                # JSON as text, cast in SQL: asyncpg would read nested lists as array dimensions.
+                [json.dumps(list(r.resources)) for r in rows],
+                [json.dumps(r.raw) for r in rows],
             )
             result.inserted = int(status.split()[-1])
         result.rows = rows

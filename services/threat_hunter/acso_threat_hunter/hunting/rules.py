@@ -8,6 +8,7 @@ no longer compiles keeps its row with the error and is left out of hunts; it nev
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -193,10 +194,8 @@ class RuleLibrary:
                 by_rule[error.source].append(error.model_dump(mode="json"))
         if by_rule:
             await self._pool.execute(
-                "UPDATE hunt_rules r SET errors = e.errors FROM unnest($1::text[], $2::jsonb[]) AS e(id, errors) "
-                "WHERE r.id = e.id",
-                list(by_rule),
-                list(by_rule.values()),
+                "UPDATE hunt_rules r SET errors = e.value FROM jsonb_each($1::text::jsonb) AS e WHERE r.id = e.key",
+                json.dumps(by_rule),
             )
 
     async def pack(self, rule_ids: Sequence[str] | None) -> tuple[RulePack, list[str]]:
