@@ -1,0 +1,1 @@
+"""CloudTrail and VPC flow log objects from S3 through the hunting rules, hits to the supervisor."""
