@@ -2,18 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp import web
 
-from acso_incident_response import __version__
+from acso_incident_response import __version__, outbox
+from acso_incident_response.actions.network import ensure_ip_set
+from acso_incident_response.approvals import Approvals
+from acso_incident_response.executor import Executor
+from acso_incident_response.incidents import Incidents
+from acso_incident_response.keys import APPROVALS, EXECUTOR, INCIDENTS
+from acso_incident_response.planning import ACTION_EXECUTE, Planner
+from acso_incident_response.playbook import load_playbooks
+from acso_incident_response.routes import router
 from acso_incident_response.settings import Settings
+from acso_shared.contracts import INCIDENT_ALERTS_UPDATED, INCIDENT_EXTERNAL_UPDATE, RESPONSE_REQUEST
 from acso_shared.db.registry import agent_migrations
+from acso_shared.logging import get_logger
 from acso_shared.resources import Agent
 from acso_shared.runtime import AgentRuntime
 from acso_shared.web.app import build_service_app
 
+log = get_logger("acso.incident_response")
+
 
 def create_app(settings: Settings) -> web.Application:
+    """The service: REST API, the task-queue handlers and the sweeper (approval expiry, outbox)."""
     runtime = AgentRuntime(
         settings, Agent.INCIDENT_RESPONSE, __version__, migrations=agent_migrations(Agent.INCIDENT_RESPONSE)
     )
-    return build_service_app(runtime, [])
+    # Filled at start: the WAF block list is provisioned then (it needs the AWS clients).
+    waf_set: list[str] = []
+    planner = Planner(runtime, settings, load_playbooks(), waf_set)
+    executor = Executor(runtime, settings, planner)
+    incidents = Incidents(runtime, settings)
+    approvals = Approvals(runtime)
+    runtime.add_handlers(
+        {
+            RESPONSE_REQUEST: planner.handle,
+            ACTION_EXECUTE: executor.handle,
+            INCIDENT_ALERTS_UPDATED: incidents.handle_alerts_updated,
+            INCIDENT_EXTERNAL_UPDATE: incidents.handle_external_update,
+        }
+    )
+    sweeper: list[asyncio.Task[None]] = []
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                await approvals.expire_overdue()
+                await outbox.flush(runtime)
+            except Exception:
+                log.exception("sweep_failed")
+            await asyncio.sleep(settings.sweep_interval_s)
+
+    async def start(_: AgentRuntime) -> None:
+        waf_set.append(await ensure_ip_set(runtime.clients, settings.ip_set_name, settings.waf_scope))
+        sweeper.append(asyncio.create_task(sweep_forever(), name="incident-sweeper"))
+
+    async def stop(_: AgentRuntime) -> None:
+        for task in sweeper:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    runtime.on_start(start)
+    runtime.on_stop(stop)
+    app = build_service_app(runtime, [router])
+    app[INCIDENTS] = incidents
+    app[EXECUTOR] = executor
+    app[APPROVALS] = approvals
+    return app

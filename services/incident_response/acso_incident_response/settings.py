@@ -2,8 +2,55 @@
 
 from __future__ import annotations
 
+from pydantic import Field, field_validator
+
+from acso_shared.alerts.models import SeverityLabel
 from acso_shared.settings import ServiceSettings
+
+_DEFAULT_TRIAGE_S = {"critical": 15 * 60, "high": 60 * 60, "medium": 4 * 3600, "low": 24 * 3600}
+_DEFAULT_CONTAIN_S = {"critical": 60 * 60, "high": 4 * 3600, "medium": 24 * 3600, "low": 72 * 3600}
 
 
 class Settings(ServiceSettings):
     """Everything the incident-response service reads from the environment (`ACSO_` prefix)."""
+
+    allowed_account_ids: tuple[str, ...] = Field(
+        default=("123456789012",), description="Accounts actions may touch; anything else is blocked"
+    )
+    protected_tag_key: str = "acso:protected"
+    protected_tag_value: str = "true"
+    approval_ttl_s: float = Field(default=3600.0, gt=0, description="A pending approval is rejected after this")
+    sweep_interval_s: float = Field(
+        default=5.0, gt=0, description="How often expired approvals are rejected and the outbox is flushed"
+    )
+    blast_radius_max_actions: int = Field(default=10, ge=1, description="At most this many actions per incident")
+    account_rate_limit_per_minute: int = Field(default=30, ge=1, description="Actions started per account per minute")
+    rate_limit_retry_s: int = Field(default=15, ge=1, le=900, description="Delay before a rate-limited action retries")
+    dry_run: bool = Field(default=False, description="Plan and describe every action, change nothing")
+    sla_triage_s: dict[str, int] = Field(default_factory=lambda: dict(_DEFAULT_TRIAGE_S))
+    sla_contain_s: dict[str, int] = Field(default_factory=lambda: dict(_DEFAULT_CONTAIN_S))
+    waf_ip_set_name: str = Field(default="", description="Empty: `acso-{env}-blocklist`")
+    waf_scope: str = Field(default="REGIONAL", pattern=r"^(REGIONAL|CLOUDFRONT)$")
+    quarantine_sg_pattern: str = Field(
+        default="acso-{env}-quarantine-{vpc_id}", description="Name of the no-traffic group, one per VPC"
+    )
+    deny_all_policy_name: str = "acso-quarantine-deny-all"
+
+    @field_validator("allowed_account_ids", mode="before")
+    @classmethod
+    def _split_accounts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(a.strip() for a in value.split(",") if a.strip())
+        return value
+
+    @property
+    def ip_set_name(self) -> str:
+        return self.waf_ip_set_name or f"acso-{self.env}-blocklist"
+
+    def sla_seconds(self, kind: str, severity: SeverityLabel | str) -> int | None:
+        """The SLA target (`triage` or `contain`) for a severity; None when the severity has none."""
+        table = self.sla_triage_s if kind == "triage" else self.sla_contain_s
+        key = str(severity)
+        if key in ("fatal",):
+            key = "critical"
+        return table.get(key)

@@ -1,0 +1,190 @@
+"""Wire schemas of the incident-response API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from acso_shared.alerts.models import SeverityLabel
+from acso_shared.contracts import IncidentStatus
+
+ActionStatus = Literal[
+    "planned", "pending_approval", "running", "succeeded", "failed", "reverted", "rejected", "blocked"
+]
+ApprovalStatus = Literal["pending", "approved", "rejected"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlaTimer(_Wire):
+    """One SLA clock: target, deadline, and whether it is running, met or breached."""
+
+    target_s: int | None
+    due_at: datetime | None
+    completed_at: datetime | None
+    elapsed_s: float
+    state: Literal["running", "met", "breached", "none"]
+
+
+class Sla(_Wire):
+    time_to_triage: SlaTimer
+    time_to_contain: SlaTimer
+
+
+class IncidentSummary(_Wire):
+    id: str
+    title: str
+    status: IncidentStatus
+    severity: SeverityLabel
+    verdict: str
+    assignee: str | None
+    finding_type: str
+    account_id: str | None
+    playbook: str | None
+    alert_count: int
+    first_seen: datetime
+    last_seen: datetime
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    sla: Sla
+
+
+class IncidentList(_Wire):
+    items: list[IncidentSummary]
+    next_cursor: str | None = None
+
+
+class AlertRef(_Wire):
+    alert_id: str
+    source: str
+    type: str
+    title: str
+    occurred_at: datetime | None
+
+
+class ObservableRef(_Wire):
+    type: str
+    value: str
+
+
+class TimelineEntry(_Wire):
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    summary: str
+    data: dict[str, Any]
+
+
+class Comment(_Wire):
+    id: int
+    author: str
+    text: str
+    source: str
+    created_at: datetime
+
+
+class Action(_Wire):
+    id: str
+    incident_id: str
+    playbook: str
+    step: str
+    action_type: str
+    target: str
+    account_id: str | None
+    risk: Literal["low", "medium", "high"]
+    dry_run: bool
+    revertible: bool
+    status: ActionStatus
+    reason: str | None
+    before_state: dict[str, Any] | None
+    after_state: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    reverted_at: datetime | None
+    reverted_by: str | None
+
+
+class ActionList(_Wire):
+    items: list[Action]
+
+
+class Approval(_Wire):
+    id: str
+    action_id: str
+    incident_id: str
+    status: ApprovalStatus
+    expired: bool
+    requested_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    comment: str | None
+    action_type: str
+    target: str
+
+
+class ApprovalList(_Wire):
+    items: list[Approval]
+
+
+class IncidentDetail(IncidentSummary):
+    summary: str
+    confidence: float
+    techniques: list[str]
+    fingerprint: str
+    resolution: str | None
+    triaged_at: datetime | None
+    contained_at: datetime | None
+    closed_at: datetime | None
+    alerts: list[AlertRef]
+    observables: list[ObservableRef]
+    timeline: list[TimelineEntry]
+    comments: list[Comment]
+    actions: list[Action]
+    approvals: list[Approval]
+
+
+class IncidentQuery(_Wire):
+    status: IncidentStatus | None = None
+    severity: SeverityLabel | None = None
+    assignee: str | None = Field(default=None, min_length=1, max_length=256)
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+class ApprovalQuery(_Wire):
+    status: ApprovalStatus | None = None
+    incident_id: str | None = Field(default=None, max_length=128)
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class IncidentPatch(_Wire):
+    """Fields a responder may change; `expected_version` makes the update conditional."""
+
+    status: Literal["new", "triaged", "contained", "eradicated", "recovered"] | None = None
+    severity: SeverityLabel | None = None
+    assignee: str | None = Field(default=None, max_length=256)
+    title: str | None = Field(default=None, min_length=1, max_length=1024)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class CommentCreate(_Wire):
+    text: str = Field(min_length=1, max_length=20000)
+
+
+class CloseRequest(_Wire):
+    resolution: str = Field(min_length=1, max_length=4000)
+
+
+class ApprovalDecision(_Wire):
+    decision: Literal["approve", "reject"]
+    comment: str | None = Field(default=None, max_length=4000)

@@ -1,0 +1,1 @@
+"""The shipped playbooks (YAML), loaded by `acso_incident_response.playbook`."""
