@@ -9,7 +9,7 @@ operation or incident goes on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ _MAX_PAGES = 10
 
 
 def compliance_from_results(
-    resource_type: str, resource_id: str, results: list[Mapping[str, Any]]
+    resource_type: str, resource_id: str, results: Sequence[Mapping[str, Any]]
 ) -> ResourceCompliance:
     """Fold `EvaluationResults` into one verdict: non-compliant if any rule says so, compliant if
     at least one rule passed and none failed, otherwise not evaluated (no rule, or only
