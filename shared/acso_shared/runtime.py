@@ -23,6 +23,7 @@ from acso_shared.aws.publishers import EventPublisher, SnsPublisher
 from acso_shared.aws.s3 import ObjectStore
 from acso_shared.aws.sqs import SqsClient
 from acso_shared.db import Database, MigrationSet, apply_migrations
+from acso_shared.llm import ReasoningLayer, select_provider
 from acso_shared.logging import get_logger
 from acso_shared.messaging.consumer import ConsumerOptions, Handler, SqsConsumer
 from acso_shared.messaging.envelope import Envelope
@@ -71,6 +72,8 @@ class AgentRuntime:
         self.events = EventPublisher(self.clients, self.manifest.event_bus)
         self.artifacts = ObjectStore(self.clients, self.manifest.artifacts_bucket)
         self.threat_intel = ObjectStore(self.clients, self.manifest.threat_intel_bucket)
+        # The reasoning layer over the deterministic core; `none` (the local default) never calls a model.
+        self.reasoning = ReasoningLayer(settings.llm, select_provider(settings.llm))
         self.status = "starting"
         self.started_at = datetime.now(UTC)
         self._migrations = list(migrations or [])
@@ -154,6 +157,7 @@ class AgentRuntime:
         self.status = "stopped"
         with contextlib.suppress(Exception):
             await self._beat()
+        await self.reasoning.provider.aclose()
         await self.db.close()
         await self.clients.aclose()
         log.info("agent_stopped", instance_id=self.instance_id)

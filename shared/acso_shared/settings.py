@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from acso_shared.llm.settings import LlmSettings
 from acso_shared.resources import Agent, ResourceManifest, build_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,6 @@ class ServiceSettings(AcsoSettings):
     cognito_machine_client_id: str = ""
     jwt_issuer: str = ""
     jwks_url: str = ""
-    auth_enabled: bool = True
     cors_allow_origins: tuple[str, ...] = ()
     # Token buckets (acso_shared.auth.ratelimit): a burst of `*_burst` requests, refilled per second.
     rate_limit_principal_burst: int = Field(default=120, ge=1)
@@ -76,6 +76,32 @@ class ServiceSettings(AcsoSettings):
     # How many proxies (ALB, API Gateway) append to X-Forwarded-For in front of the service; 0
     # trusts no header, since any client can write one.
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+
+    # The reasoning layer (ARCHITECTURE.md section 6). `none` runs the deterministic core only.
+    llm_provider: Literal["bedrock", "openai", "none"] = "none"
+    bedrock_model_id: str = "anthropic.claude-3-sonnet-20240229-v1:0"
+    bedrock_guardrail_id: str | None = None
+    bedrock_guardrail_version: str | None = None
+    knowledge_base_id: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: SecretStr | None = None
+    llm_call_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def llm(self) -> LlmSettings:
+        """The reasoning layer's settings, from the flat `ACSO_LLM_*`/`ACSO_BEDROCK_*` variables."""
+        return LlmSettings(
+            provider=self.llm_provider,
+            bedrock_model_id=self.bedrock_model_id,
+            bedrock_region=self.aws_region,
+            guardrail_id=self.bedrock_guardrail_id,
+            guardrail_version=self.bedrock_guardrail_version,
+            openai_base_url=self.openai_base_url,
+            openai_model=self.openai_model,
+            openai_api_key=self.openai_api_key,
+            call_timeout_s=self.llm_call_timeout_s,
+        )
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
