@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +360,43 @@ async def test_search_through_a_bedrock_knowledge_base_maps_the_retrieve_protoco
             "uri": "s3://kb-docs/runbooks/key.md",
         }
     ]
+
+
+async def test_ingested_cloudtrail_objects_feed_the_scheduled_hunt_of_their_window(stack: TestStack) -> None:
+    at = datetime(2026, 10, 2, 3, 0, tzinfo=UTC) + timedelta(minutes=uuid.uuid4().int % 10_000)
+    attack = [
+        {**r, "eventID": str(uuid.uuid4()), "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        for r in SCENARIOS["kms_key_deletion_scheduled.yml"][0]
+    ]
+    key = f"cloudtrail/ingest/{uuid.uuid4()}.json.gz"
+    async with hunter(stack) as (_, runtime):
+        await runtime.artifacts.put(key, gzip.compress(json.dumps({"Records": attack}).encode()))
+        ingest = Envelope.new(kind="cloudtrail.ingest", sender="test", payload={"key": key})
+        await runtime.send_task(Agent.THREAT_HUNTER, ingest)
+
+        async def stored() -> bool:
+            ids = [r["eventID"] for r in attack]
+            count = await runtime.db.fetchval("SELECT count(*) FROM cloudtrail_events WHERE event_id = ANY($1)", ids)
+            return bool(count == len(attack))
+
+        await wait_until(stored, timeout_s=30)
+        scheduled = Envelope.new(
+            kind="hunt.scheduled",
+            sender="eventbridge",
+            payload={"scheduled_at": (at + timedelta(minutes=5)).isoformat(), "window_s": 900},
+        )
+        await runtime.send_task(Agent.THREAT_HUNTER, scheduled)
+
+        async def hunted() -> Any:
+            return await runtime.db.fetchrow(
+                "SELECT * FROM hunts WHERE trigger = 'schedule' AND status = 'succeeded' "
+                "AND request->'window'->>'end' = $1",
+                (at + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+            )
+
+        hunt = await wait_until(hunted, timeout_s=60)
+        await drain(runtime, runtime.manifest.task_queues[Agent.SUPERVISOR].name, lambda e: False)
+
+    assert hunt["events_read"] >= len(attack)
+    assert {e for h in hunt["hits"] for e in h["event_ids"]} >= {attack[0]["eventID"]}
+    assert hunt["alerts_sent"] >= 1
