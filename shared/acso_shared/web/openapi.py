@@ -56,8 +56,12 @@ def build_openapi(title: str, version: str, endpoints: list[Endpoint]) -> dict[s
             for name in _PATH_PARAM.findall(endpoint.path)
         ]
         if endpoint.query_model is not None:
+            # Enums and nested models in query parameters are `$ref`s: point them at components.
+            query_schema = endpoint.query_model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in query_schema.pop("$defs", {}).items():
+                schemas.setdefault(name, definition)
             for name, field in endpoint.query_model.model_fields.items():
-                field_schema = endpoint.query_model.model_json_schema()["properties"][name]
+                field_schema = query_schema["properties"][name]
                 parameters.append(
                     {
                         "name": field.alias or name,
