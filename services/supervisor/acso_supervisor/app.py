@@ -42,8 +42,14 @@ def create_app(settings: Settings) -> web.Application:
     )
 
     async def ingest_task(envelope: Envelope) -> dict[str, Any]:
-        """Alerts raised by other agents and Lambdas (hunt hits, cost anomalies) enter the same flow."""
-        results = await ingestor.ingest(ingestor.normalize(envelope.payload))
+        """Alerts raised by other agents and Lambdas (hunt hits, cost anomalies) enter the same flow.
+
+        The payload is `{"alerts": [...], "evidence": {source alert id: [records]}}`; evidence is
+        optional and stays with the stored alert.
+        """
+        payload = dict(envelope.payload)
+        evidence = payload.pop("evidence", None) or {}
+        results = await ingestor.ingest(ingestor.normalize(payload), evidence=evidence)
         return {"accepted": len(results)}
 
     runtime.add_handlers({ALERT_INGEST: ingest_task})

@@ -89,7 +89,7 @@ class AlertIngestor:
         row = await self._db.fetchrow(
             """
             SELECT alert_id, incident_id, fingerprint, source, source_format, type, severity, title, occurred_at,
-                   received_at, last_received_at, occurrences, outcome, normalized
+                   received_at, last_received_at, occurrences, outcome, normalized, evidence
             FROM alerts WHERE alert_id = $1
             """,
             key,
@@ -101,13 +101,18 @@ class AlertIngestor:
     def normalize(self, body: Any) -> list[NormalizedAlert]:
         return normalize_payload(body, max_items=self._max_batch, received_at=datetime.now(UTC))
 
-    async def ingest(self, alerts: list[NormalizedAlert]) -> list[IngestedAlert]:
-        """Record a normalised batch and start the workflows it needs."""
+    async def ingest(
+        self, alerts: list[NormalizedAlert], *, evidence: dict[str, Any] | None = None
+    ) -> list[IngestedAlert]:
+        """Record a normalised batch and start the workflows it needs.
+
+        `evidence` maps a source alert id to records that support it (kept with the alert).
+        """
         results: list[IngestedAlert] = []
         updated_incidents: set[str] = set()
         async with self._db.transaction() as conn:
             for alert in alerts:
-                result = await self._record(conn, alert)
+                result = await self._record(conn, alert, (evidence or {}).get(alert.source_id or "", []))
                 results.append(result)
                 if result.outcome != "new_incident":
                     updated_incidents.add(result.incident_id)
@@ -123,7 +128,7 @@ class AlertIngestor:
             )
         return results
 
-    async def _record(self, conn: asyncpg.Connection, alert: NormalizedAlert) -> IngestedAlert:
+    async def _record(self, conn: asyncpg.Connection, alert: NormalizedAlert, evidence: list[Any]) -> IngestedAlert:
         fp = fingerprint(alert)
         keys = sorted(correlation_keys(alert))
         for lock_key in sorted({f"fp:{fp}", *keys}):
@@ -190,8 +195,8 @@ class AlertIngestor:
         await conn.execute(
             """
             INSERT INTO alerts (alert_id, incident_id, fingerprint, source, source_format, type, severity, title,
-                                occurred_at, received_at, last_received_at, outcome, normalized)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
+                                occurred_at, received_at, last_received_at, outcome, normalized, evidence)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
             """,
             alert.alert_id,
             uuid.UUID(incident_id),
@@ -205,6 +210,7 @@ class AlertIngestor:
             now,
             outcome,
             alert.model_dump(mode="json"),
+            evidence if isinstance(evidence, list) else [evidence],
         )
         await self._fold(conn, incident_id, alert, severity, now, keys)
         if outcome == "new_incident":

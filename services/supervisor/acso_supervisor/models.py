@@ -110,6 +110,7 @@ class AlertOut(BaseModel):
     occurrences: int
     outcome: str
     normalized: dict[str, object] | None = None
+    evidence: list[object] | None = None
 
 
 class AlertPage(BaseModel):

@@ -243,8 +243,10 @@ async def test_alerts_from_other_agents_enter_the_same_flow(stack: TestStack, su
     runtime = supervisor.server.app[RUNTIME]
     alert = generic_alert(new_instance_id(), alert_id=f"hunt-{uuid.uuid4()}")
     alert["source"] = "acso.threat_hunter"
+    records = [{"eventID": "e-1", "eventName": "StopLogging"}]
+    payload = {"alerts": [alert], "evidence": {alert["id"]: records}}
     await runtime.send_task(
-        Agent.SUPERVISOR, Envelope.new(kind="alert.ingest", sender="threat_hunter", payload={"alerts": [alert]})
+        Agent.SUPERVISOR, Envelope.new(kind="alert.ingest", sender="threat_hunter", payload=payload)
     )
 
     async def stored() -> bool:
@@ -254,6 +256,9 @@ async def test_alerts_from_other_agents_enter_the_same_flow(stack: TestStack, su
         return bool(count == 1)
 
     await wait_until(stored, timeout_s=30)
+    alert_id = await runtime.db.fetchval("SELECT alert_id FROM alerts WHERE normalized->>'source_id' = $1", alert["id"])
+    body = await (await supervisor.get(f"/v1/alerts/{alert_id}", headers=stack.auth("analyst"))).json()
+    assert body["evidence"] == records
 
 
 async def test_guardduty_findings_arrive_through_eventbridge(
