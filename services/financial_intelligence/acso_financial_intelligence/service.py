@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from acso_financial_intelligence.alerts import to_generic_alert
-from acso_financial_intelligence.cost_explorer import CostExplorer, default_period
+from acso_financial_intelligence.cost_explorer import CostExplorer, ForecastAttempt, default_period
 from acso_financial_intelligence.costs.anomaly import detect_anomalies
 from acso_financial_intelligence.costs.forecast import forecast_records, month_key
 from acso_financial_intelligence.costs.importers import CeForecast
@@ -23,6 +24,7 @@ from acso_financial_intelligence.costs.models import (
     Forecast,
     IncidentCostImpact,
     MonthForecast,
+    SecurityFinding,
     TagCoverage,
     WasteFinding,
 )
@@ -97,6 +99,20 @@ def forecast_from_ce(ce: CeForecast, records: Sequence[CostRecord], last_observe
     )
 
 
+def _one_per_finding_set(alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One alert per region and set of related findings: the largest anomaly speaks for the rest.
+
+    The same excess spend shows as a service, an account and a region anomaly at once; three
+    alerts about one event would open three workflows.
+    """
+    best: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    for alert in alerts:
+        key = (alert["cost"]["region"], tuple(sorted(alert["related_findings"])))
+        if key not in best or alert["cost"]["impact_abs"] > best[key]["cost"]["impact_abs"]:
+            best[key] = alert
+    return list(best.values())
+
+
 class FinanceService:
     """Composes the store, Cost Explorer, the waste scanner and the analytic core."""
 
@@ -110,6 +126,7 @@ class FinanceService:
         )
         # One analysis at a time: a refresh and an import finishing together would only repeat work.
         self._analysis = asyncio.Lock()
+        self._ce_forecast_failed: tuple[datetime, str] | None = None
 
     # -- refresh ---------------------------------------------------------------------------
     async def refresh_if_stale(self, now: datetime) -> RefreshResult | None:
@@ -154,7 +171,7 @@ class FinanceService:
             )
             await self.store.save_anomalies(anomalies)
             source = await self._refresh_forecast(records, now)
-            sent = await self.raise_alerts(now, anomalies)
+            sent = await self.raise_alerts(anomalies)
             log.info("cost_analyzed", anomalies=len(anomalies), alerts_sent=sent, forecast_source=source)
             return len(anomalies), sent, source
 
@@ -164,7 +181,7 @@ class FinanceService:
             return None
         first = last + timedelta(days=1)
         horizon_end = _next_month(first, FORECAST_MONTHS + 1)
-        attempt = await self._ce.forecast(first, horizon_end, FORECAST_CONFIDENCE)
+        attempt = await self._ce_forecast(first, horizon_end, now)
         if attempt.forecast is not None and attempt.forecast.points:
             forecast = forecast_from_ce(attempt.forecast, records, last, FORECAST_CONFIDENCE)
             await self.store.save_forecast(forecast, "cost_explorer", None)
@@ -175,14 +192,38 @@ class FinanceService:
         await self.store.save_forecast(local, "local", attempt.fallback_reason or "Cost Explorer returned no points")
         return "local"
 
-    async def raise_alerts(self, now: datetime, anomalies: Sequence[Anomaly] | None = None) -> int:
-        """Link compute anomalies to recent security findings, record new alerts and send every unsent one."""
+    async def _ce_forecast(self, start: date, end: date, now: datetime) -> ForecastAttempt:
+        """Ask Cost Explorer unless disabled or it failed recently.
+
+        A failing GetCostForecast (the emulator has none) costs the SDK's retries with backoff,
+        about 20 s; after a failure we use the local forecast until the cache age has passed.
+        """
+        if not self._settings.cost_explorer_forecast:
+            return ForecastAttempt(None, "Cost Explorer forecasts are disabled (cost_explorer_forecast=false)")
+        if self._ce_forecast_failed is not None:
+            failed_at, reason = self._ce_forecast_failed
+            if now - failed_at < timedelta(seconds=self._settings.cost_cache_max_age_s):
+                return ForecastAttempt(None, f"{reason} (at {failed_at.isoformat()}; not retried yet)")
+        attempt = await self._ce.forecast(start, end, FORECAST_CONFIDENCE)
+        self._ce_forecast_failed = (now, attempt.fallback_reason) if attempt.fallback_reason else None
+        return attempt
+
+    async def raise_alerts(self, anomalies: Sequence[Anomaly] | None = None) -> int:
+        """Link recent compute anomalies to concurrent security findings, record new alerts, send every unsent one.
+
+        "Recent" is relative to the newest cost data, not the clock: bills arrive days late.
+        """
         if anomalies is None:
-            anomalies = await self.store.anomalies()
-        since = now - timedelta(days=self._settings.cost_finding_window_days)
-        findings = await self.store.findings_since(since)
-        if findings and anomalies:
-            alerts = compute_anomaly_alerts(anomalies, findings)
+            last = await self.store.last_usage_date()
+            window = timedelta(days=self._settings.cost_finding_window_days)
+            anomalies = await self.store.anomalies(last - window) if last else []
+        findings: list[SecurityFinding] = []
+        if anomalies:
+            # compute_anomaly_alerts allows a day of slack before an anomaly's first day.
+            earliest = min(a.start_date for a in anomalies) - timedelta(days=1)
+            findings = await self.store.findings_since(datetime.combine(earliest, datetime.min.time(), tzinfo=UTC))
+        if findings:
+            alerts = _one_per_finding_set(compute_anomaly_alerts(anomalies, findings))
             await self.store.add_alerts(
                 [(a["fingerprint"], a["cost"]["anomaly_id"], to_generic_alert(a)) for a in alerts]
             )
@@ -199,11 +240,11 @@ class FinanceService:
             sent += 1
         return sent
 
-    async def ingest_findings(self, request: FindingsRequest, now: datetime) -> int:
+    async def ingest_findings(self, request: FindingsRequest) -> int:
         """Store forwarded security findings and check them against the known anomalies."""
         await self.store.save_findings(request.findings)
         async with self._analysis:
-            return await self.raise_alerts(now)
+            return await self.raise_alerts()
 
     # -- reads -----------------------------------------------------------------------------
     async def summary(self, query: SummaryQuery) -> SummaryResponse:

@@ -21,6 +21,7 @@ class Settings(ServiceSettings):
     cost_refresh_on_start: bool = Field(default=True, description="Refresh from Cost Explorer at start when stale")
     cost_cache_max_age_s: int = Field(default=6 * 3600, ge=60, description="Age after which cached CE data is stale")
     cost_lookback_days: int = Field(default=120, ge=28, le=400, description="Days of daily cost fetched per refresh")
+    cost_explorer_forecast: bool = Field(default=True, description="Ask GetCostForecast before the local forecast")
     cost_metric: str = Field(default="UnblendedCost", pattern=r"^[A-Za-z]+$")
     cost_tag_keys: tuple[str, ...] = Field(
         default=("team", "env"), description="Cost-allocation tag keys fetched from Cost Explorer and analysed"

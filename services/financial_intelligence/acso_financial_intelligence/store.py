@@ -123,7 +123,10 @@ def _job(row: asyncpg.Record) -> ImportJob:
 
 
 class CostStore:
-    """The service's tables (migration 0001_costs.sql)."""
+    """The service's tables (migration 0001_costs.sql).
+
+    jsonb parameters are Python objects: the shared pool's codec serialises them.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -230,8 +233,6 @@ class CostStore:
 
     async def update_import(self, job_id: uuid.UUID, **fields: Any) -> None:
         """Set columns of a job (`error` is a dict); finished jobs get `finished_at`."""
-        if "error" in fields and fields["error"] is not None:
-            fields["error"] = json.dumps(fields["error"])
         if fields.get("status") in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
             fields["finished_at"] = datetime.now(UTC)
         names = list(fields)
@@ -281,7 +282,7 @@ class CostStore:
                     a.end_date,
                     a.severity.value,
                     a.impact_abs,
-                    a.model_dump_json(),
+                    a.model_dump(mode="json"),
                 )
                 for a in anomalies
             ],
@@ -302,7 +303,7 @@ class CostStore:
             "INSERT INTO cost_forecasts (source, fallback_reason, body) VALUES ($1, $2, $3::jsonb)",
             source,
             fallback_reason,
-            forecast.model_dump_json(),
+            forecast.model_dump(mode="json"),
         )
 
     async def latest_forecast(self) -> StoredForecast | None:
@@ -324,7 +325,7 @@ class CostStore:
             "INSERT INTO cost_incident_impacts (incident_id, body) VALUES ($1, $2::jsonb) "
             "ON CONFLICT (incident_id) DO UPDATE SET body = EXCLUDED.body, computed_at = now()",
             impact.incident_id,
-            impact.model_dump_json(),
+            impact.model_dump(mode="json"),
         )
 
     async def impact(self, incident_id: str) -> IncidentCostImpact | None:
@@ -343,7 +344,7 @@ class CostStore:
             "INSERT INTO cost_security_findings (id, region, account, observed_at, body) "
             "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (id) DO UPDATE SET region = EXCLUDED.region, "
             "account = EXCLUDED.account, observed_at = EXCLUDED.observed_at, body = EXCLUDED.body",
-            [(f.id, f.region, f.account, f.observed_at, f.model_dump_json()) for f in findings],
+            [(f.id, f.region, f.account, f.observed_at, f.model_dump(mode="json")) for f in findings],
         )
 
     async def findings_since(self, since: datetime) -> list[SecurityFinding]:
@@ -358,7 +359,7 @@ class CostStore:
             return
         await self._db.pool.executemany(
             "INSERT INTO cost_alerts (id, anomaly_id, body) VALUES ($1, $2, $3::jsonb) ON CONFLICT (id) DO NOTHING",
-            [(alert_id, anomaly_id, json.dumps(body)) for alert_id, anomaly_id, body in alerts],
+            [(alert_id, anomaly_id, body) for alert_id, anomaly_id, body in alerts],
         )
 
     async def unsent_alerts(self) -> list[tuple[str, dict[str, Any]]]:

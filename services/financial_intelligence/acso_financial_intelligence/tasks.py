@@ -42,7 +42,7 @@ def task_handlers(service: FinanceService) -> dict[str, Handler]:
         return {"incident_id": result.incident_id, "total_impact": result.total_impact}
 
     async def findings(envelope: Envelope) -> dict[str, Any]:
-        sent = await service.ingest_findings(_payload(envelope, FindingsRequest), datetime.now(UTC))
+        sent = await service.ingest_findings(_payload(envelope, FindingsRequest))
         return {"alerts_sent": sent}
 
     return {COST_REFRESH: refresh, COST_IMPACT_REQUEST: impact, COST_FINDINGS: findings}
