@@ -17,6 +17,7 @@ from acso_financial_intelligence.costs.security_cost import compute_anomaly_aler
 from acso_financial_intelligence.imports import detect_format, read_cost_file, suffix_for
 from acso_financial_intelligence.models import ImportFormat
 from acso_financial_intelligence.service import forecast_from_ce
+from acso_financial_intelligence.settings import Settings
 from acso_shared.alerts.normalize import normalize_payload
 from acso_shared.errors import Invalid, UnsupportedMediaType
 
@@ -164,3 +165,13 @@ def test_cost_explorer_forecasts_add_up_to_month_totals_on_top_of_spend_to_date(
     assert (forecast.month_end.lower, forecast.month_end.upper) == (100.0 + 21 * 8.0, 100.0 + 21 * 12.0)
     assert [m.month for m in forecast.next_months] == ["2026-04", "2026-05"]
     assert forecast.method == "AWS Cost Explorer GetCostForecast"
+
+
+def test_list_settings_are_comma_separated_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACSO_COST_TAG_KEYS", "team, cost-center")
+    monkeypatch.setenv("ACSO_WASTE_REGIONS", "us-east-1,eu-west-1")
+
+    settings = Settings()
+
+    assert settings.cost_tag_keys == ("team", "cost-center")
+    assert settings.waste_regions == ("us-east-1", "eu-west-1")
