@@ -177,34 +177,25 @@ class Provisioner:
         except ClientError as err:
             if error_code(err) != "ResourceAlreadyExistsException":
                 raise
+        rule_arns_by_queue: dict[str, tuple[str, list[str]]] = {}
         for rule in self._m.event_rules:
-            rule_response = await events.put_rule(
-                Name=rule.name,
-                EventBusName=rule.bus_name,
-                EventPattern=json.dumps(rule.event_pattern),
-                State="ENABLED",
-                Description=rule.description,
-            )
+            rule_args: dict[str, Any] = {
+                "Name": rule.name,
+                "EventBusName": rule.bus_name,
+                "State": "ENABLED",
+                "Description": rule.description,
+            }
+            if rule.schedule_expression:
+                rule_args["ScheduleExpression"] = rule.schedule_expression
+            else:
+                rule_args["EventPattern"] = json.dumps(rule.event_pattern)
+            rule_arn = (await events.put_rule(**rule_args))["RuleArn"]
             if rule.target_queue:
                 url = (await sqs.get_queue_url(QueueName=rule.target_queue))["QueueUrl"]
-                arn = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))["Attributes"][
-                    "QueueArn"
-                ]
-                policy = {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AllowEventBridgeRules",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "events.amazonaws.com"},
-                            "Action": "sqs:SendMessage",
-                            "Resource": arn,
-                            "Condition": {"ArnEquals": {"aws:SourceArn": rule_response["RuleArn"]}},
-                        }
-                    ],
-                }
-                await sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-                target_arn = arn
+                attributes = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+                queue_arn = attributes["Attributes"]["QueueArn"]
+                rule_arns_by_queue.setdefault(url, (queue_arn, []))[1].append(rule_arn)
+                target_arn = queue_arn
             else:
                 target_arn = topic_arn
             target: dict[str, Any] = {"Id": "acso", "Arn": target_arn}
@@ -214,6 +205,22 @@ class Provisioner:
                     "InputTemplate": rule.input_template,
                 }
             await events.put_targets(Rule=rule.name, EventBusName=rule.bus_name, Targets=[target])
+        # One policy per queue naming every rule that may send to it (a second set would replace the first).
+        for url, (queue_arn, rule_arns) in rule_arns_by_queue.items():
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AllowEventBridgeRules",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": queue_arn,
+                        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}},
+                    }
+                ],
+            }
+            await sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
 
     async def _secrets(self, kms_key_id: str) -> None:
         secretsmanager = await self._clients.client("secretsmanager")

@@ -74,6 +74,13 @@ FINDINGS_INPUT_TEMPLATE = (
     '{"idempotency_key": "eventbridge:<id>", "kind": "alert.ingest", "sender": "eventbridge", '
     '"payload": {"alerts": [<aws.events.event.json>]}}'
 )
+# A scheduled hunt: each firing has its own event id, so each is a new task, never a duplicate.
+SCHEDULED_HUNT_INPUT_PATHS: dict[str, str] = {"id": "$.id", "time": "$.time"}
+SCHEDULED_HUNT_INPUT_TEMPLATE = (
+    '{"idempotency_key": "hunt.scheduled:<id>", "kind": "hunt.scheduled", "sender": "eventbridge", '
+    '"payload": {"scheduled_at": "<time>"}}'
+)
+SCHEDULED_HUNT_RATE = "rate(1 hour)"
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,8 @@ class EventRuleSpec:
 
     name: str
     bus_name: str
-    event_pattern: dict[str, object]
+    event_pattern: dict[str, object] | None = None
+    schedule_expression: str | None = None
     target_queue: str | None = None
     target_topic: str | None = None
     description: str = ""
@@ -167,6 +175,15 @@ def build_manifest(env: str = "local", account_id: str = "123456789012", region:
             description="Security Hub ASFF findings into the supervisor's ingestion queue",
             input_paths=FINDINGS_INPUT_PATHS,
             input_template=FINDINGS_INPUT_TEMPLATE,
+        ),
+        EventRuleSpec(
+            name=f"{p}scheduled-hunt",
+            bus_name="default",
+            schedule_expression=SCHEDULED_HUNT_RATE,
+            target_queue=task_queues[Agent.THREAT_HUNTER].name,
+            description="Hourly hunt with the enabled rules over the last window of CloudTrail events",
+            input_paths=SCHEDULED_HUNT_INPUT_PATHS,
+            input_template=SCHEDULED_HUNT_INPUT_TEMPLATE,
         ),
         EventRuleSpec(
             name=f"{p}high-severity-incidents",

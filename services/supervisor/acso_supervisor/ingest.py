@@ -59,7 +59,7 @@ class AlertIngestor:
         self._window = window
         self._max_batch = max_batch
 
-    async def list_alerts(self, *, incident_id: str | None, limit: int) -> list[dict[str, Any]]:
+    async def list_alerts(self, *, incident_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
         if incident_id:
             rows = await self._db.fetch(
                 """
@@ -67,7 +67,7 @@ class AlertIngestor:
                        received_at, last_received_at, occurrences, outcome
                 FROM alerts WHERE incident_id = $1 ORDER BY received_at DESC LIMIT $2
                 """,
-                uuid.UUID(incident_id),
+                incident_id,
                 limit,
             )
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -118,7 +119,7 @@ class AlertPage(BaseModel):
 
 
 class AlertQuery(BaseModel):
-    incident_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F-]{36}$")
+    incident_id: uuid.UUID | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
@@ -153,6 +154,6 @@ class WorkflowPage(BaseModel):
 
 
 class WorkflowQuery(BaseModel):
-    incident_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F-]{36}$")
+    incident_id: uuid.UUID | None = None
     status: Literal["running", "completed", "failed"] | None = None
     limit: int = Field(default=50, ge=1, le=500)

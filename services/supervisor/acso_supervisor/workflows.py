@@ -351,14 +351,11 @@ class WorkflowEngine:
         )
         return {**_jsonable(dict(workflow)), "steps": [_jsonable(dict(s)) for s in steps]}
 
-    async def list(self, *, incident_id: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
+    async def list(self, *, incident_id: uuid.UUID | None, status: str | None, limit: int) -> list[dict[str, Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         if incident_id:
-            try:
-                args.append(uuid.UUID(incident_id))
-            except ValueError as err:
-                raise Invalid("invalid_query", "incident_id must be a UUID") from err
+            args.append(incident_id)
             clauses.append(f"incident_id = ${len(args)}")
         if status:
             args.append(status)

@@ -87,6 +87,25 @@ data "aws_iam_policy_document" "tls_only_queue" {
       }
     }
   }
+
+  dynamic "statement" {
+    # The threat hunter's task queue receives the scheduled-hunt rule's envelopes.
+    for_each = each.key == "threat_hunter" ? [1] : []
+    content {
+      sid       = "EventBridgeScheduledHunt"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.this[each.key].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [aws_cloudwatch_event_rule.scheduled_hunt.arn]
+      }
+    }
+  }
 }
 
 resource "aws_sqs_queue_policy" "this" {
@@ -173,6 +192,28 @@ resource "aws_cloudwatch_event_rule" "securityhub" {
   })
 
   tags = var.tags
+}
+
+# Hourly hunt: the threat hunter runs its enabled rules over the last window of CloudTrail events.
+resource "aws_cloudwatch_event_rule" "scheduled_hunt" {
+  name                = "${var.name_prefix}-scheduled-hunt"
+  description         = "Hourly hunt with the enabled rules over the last window of CloudTrail events"
+  schedule_expression = var.scheduled_hunt_rate
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "scheduled_hunt" {
+  rule      = aws_cloudwatch_event_rule.scheduled_hunt.name
+  target_id = "threat-hunter"
+  arn       = aws_sqs_queue.this["threat_hunter"].arn
+
+  # Each firing has its own event id, so each is a new task (shared/acso_shared/resources.py
+  # SCHEDULED_HUNT_INPUT_TEMPLATE).
+  input_transformer {
+    input_paths    = { id = "$.id", time = "$.time" }
+    input_template = "{\"idempotency_key\": \"hunt.scheduled:<id>\", \"kind\": \"hunt.scheduled\", \"sender\": \"eventbridge\", \"payload\": {\"scheduled_at\": \"<time>\"}}"
+  }
 }
 
 resource "aws_cloudwatch_event_target" "guardduty" {

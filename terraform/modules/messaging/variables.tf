@@ -70,3 +70,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "scheduled_hunt_rate" {
+  description = "EventBridge schedule of the threat hunter's recurring hunt."
+  type        = string
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.scheduled_hunt_rate))
+    error_message = "scheduled_hunt_rate must be an EventBridge rate(...) or cron(...) expression."
+  }
+}
