@@ -15,6 +15,7 @@ Kinds and routes (queue names from the manifest):
 | `operation.request`      | incident response  | service orchestration tasks   |
 | `operation.result`       | service orchestration | incident response tasks    |
 | `cost.impact.request`    | incident response  | financial intelligence tasks  |
+| `cost.findings`          | supervisor         | financial intelligence tasks  |
 | `ping.request/.result`   | supervisor / agent | agent tasks / results         |
 
 Every result names the workflow and step of its request (the envelope's `workflow_id`/`step`).
@@ -40,6 +41,7 @@ INCIDENT_EXTERNAL_UPDATE = "incident.external_update"
 OPERATION_REQUEST = "operation.request"
 OPERATION_RESULT = "operation.result"
 COST_IMPACT_REQUEST = "cost.impact.request"
+COST_FINDINGS = "cost.findings"
 
 Verdict = Literal["malicious", "suspicious", "benign"]
 IncidentStatus = Literal["new", "triaged", "contained", "eradicated", "recovered", "closed"]
@@ -75,6 +77,11 @@ class TriageResult(_Contract):
     evidence: list[EvidenceItem] = Field(default_factory=list)
     summary: str = ""
     reasoning: Reasoning = "deterministic"
+    # Added by the reasoning layer; optional, so senders that predate it stay valid.
+    narrative: str = Field(default="", max_length=8000)
+    degraded_reason: str | None = None
+    injection_findings: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, Any] = Field(default_factory=dict)
 
 
 class ResponseRequest(_Contract):
@@ -177,3 +184,19 @@ class CostImpactRequest(_Contract):
     resource_ids: list[str]
     window_start: datetime
     window_end: datetime | None = None
+
+
+class CostFinding(_Contract):
+    """A security finding as the cost link needs it (a compute anomaly near one raises an alert)."""
+
+    id: str
+    title: str
+    region: str
+    account: str | None = None
+    observed_at: datetime
+    severity: Literal["low", "medium", "high", "critical"]
+    resource_ids: list[str] = Field(default_factory=list)
+
+
+class CostFindings(_Contract):
+    findings: list[CostFinding] = Field(min_length=1, max_length=1000)

@@ -38,7 +38,12 @@ def create_app(settings: Settings) -> web.Application:
         runtime, hub, step_timeout=timedelta(seconds=settings.step_timeout_s), max_attempts=settings.step_max_attempts
     )
     ingestor = AlertIngestor(
-        runtime.db, engine, hub, window=timedelta(seconds=settings.dedup_window_s), max_batch=settings.alert_batch_max
+        runtime.db,
+        engine,
+        hub,
+        window=timedelta(seconds=settings.dedup_window_s),
+        max_batch=settings.alert_batch_max,
+        send_task=runtime.send_task,
     )
 
     async def ingest_task(envelope: Envelope) -> dict[str, Any]:

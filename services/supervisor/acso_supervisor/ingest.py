@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -20,9 +21,12 @@ import asyncpg
 from acso_shared.alerts.fingerprint import correlation_keys, fingerprint
 from acso_shared.alerts.models import NormalizedAlert, SeverityLabel
 from acso_shared.alerts.normalize import normalize_payload
+from acso_shared.contracts import COST_FINDINGS, CostFinding, CostFindings
 from acso_shared.db import Database
 from acso_shared.errors import NotFound
 from acso_shared.logging import get_logger
+from acso_shared.messaging.envelope import Envelope
+from acso_shared.resources import Agent
 from acso_supervisor.stream import EventHub
 from acso_supervisor.workflows import WorkflowEngine
 
@@ -30,6 +34,15 @@ log = get_logger("acso.supervisor.ingest")
 
 Outcome = Literal["new_incident", "deduplicated", "correlated", "duplicate"]
 SEVERITY_ORDER = [s.value for s in SeverityLabel]
+_COST_SEVERITY: dict[str, Literal["low", "medium", "high", "critical"]] = {
+    "unknown": "low",
+    "informational": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "critical": "critical",
+    "fatal": "critical",
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,16 @@ def _max_severity(a: str, b: str) -> str:
 
 class AlertIngestor:
     def __init__(
-        self, db: Database, engine: WorkflowEngine, hub: EventHub, *, window: timedelta, max_batch: int
+        self,
+        db: Database,
+        engine: WorkflowEngine,
+        hub: EventHub,
+        *,
+        window: timedelta,
+        max_batch: int,
+        send_task: Callable[[Agent, Envelope], Awaitable[str]] | None = None,
     ) -> None:
+        self._send_task = send_task
         self._db = db
         self._engine = engine
         self._hub = hub
@@ -121,12 +142,45 @@ class AlertIngestor:
             await self._engine.dispatch_pending(workflow_id)
         for incident_id in updated_incidents - {r.incident_id for r in results if r.outcome == "new_incident"}:
             await self._engine.notify_alerts_updated(incident_id)
+        await self._forward_to_cost_link(alerts, results)
         for result in results:
             self._hub.publish(
                 "alert.received",
                 {"alert_id": result.alert_id, "incident_id": result.incident_id, "outcome": result.outcome},
             )
         return results
+
+    async def _forward_to_cost_link(self, alerts: list[NormalizedAlert], results: list[IngestedAlert]) -> None:
+        """New security findings go to financial intelligence, which links them with compute anomalies.
+
+        Its own cost alerts are not sent back (that would loop). Best effort: the cost link must never
+        fail ingestion.
+        """
+        findings = [
+            CostFinding(
+                id=str(alert.alert_id),
+                title=alert.title,
+                region=alert.region,
+                account=alert.account_id,
+                observed_at=alert.occurred_at,
+                severity=_COST_SEVERITY[alert.severity.label.value],
+                resource_ids=[r.id for r in alert.resources],
+            )
+            for alert, result in zip(alerts, results, strict=True)
+            if result.outcome == "new_incident" and alert.region and not alert.source.startswith("acso.financial")
+        ]
+        if not findings or self._send_task is None:
+            return
+        envelope = Envelope.new(
+            kind=COST_FINDINGS,
+            sender=Agent.SUPERVISOR.value,
+            payload=CostFindings(findings=findings).model_dump(mode="json"),
+            idempotency_key=f"{COST_FINDINGS}:" + ",".join(sorted(f.id for f in findings))[:400],
+        )
+        try:
+            await self._send_task(Agent.FINANCIAL_INTELLIGENCE, envelope)
+        except Exception as err:
+            log.warning("cost_findings_not_sent", error=str(err), findings=len(findings))
 
     async def _record(self, conn: asyncpg.Connection, alert: NormalizedAlert, evidence: list[Any]) -> IngestedAlert:
         fp = fingerprint(alert)

@@ -293,3 +293,21 @@ async def test_guardduty_findings_arrive_through_eventbridge(
         return bool(count == 1)
 
     await wait_until(stored, timeout_s=30)
+
+
+async def test_new_security_findings_are_forwarded_to_the_cost_link(
+    stack: TestStack, supervisor: Any, clients: AwsClientFactory
+) -> None:
+    alert = generic_alert(new_instance_id())
+    result = (await (await supervisor.post("/v1/alerts", json=alert, headers=stack.auth("responder"))).json())[
+        "results"
+    ][0]
+    forwarded = await wait_for_envelope(
+        clients,
+        queue(stack, Agent.FINANCIAL_INTELLIGENCE),
+        lambda e: e.kind == "cost.findings" and any(f["id"] == result["alert_id"] for f in e.payload["findings"]),
+    )
+    finding = next(f for f in forwarded.payload["findings"] if f["id"] == result["alert_id"])
+    assert finding["region"] == "us-east-1"
+    assert finding["resource_ids"] == [alert["resources"][0]["id"]]
+    assert finding["severity"] == "high"
