@@ -8,14 +8,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PACKAGES := shared services/supervisor services/threat_hunter services/incident_response \
             services/service_orchestration services/financial_intelligence
-PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+LAMBDA_PACKAGES := lambdas/auth lambdas/notification lambdas/data_processing
+PYPROJECTS := $(foreach p,$(PACKAGES) $(LAMBDA_PACKAGES),$(p)/pyproject.toml)
 ROLE ?= analyst
 ENV ?= dev
 PYTEST_ARGS ?=
 
 -include devtools/terraform.mk
+-include devtools/lambdas.mk
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint typecheck bench token up down lambdas browser clean
+.PHONY: help setup run test test-unit test-integration test-e2e lint typecheck bench token up down browser clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -51,7 +53,7 @@ lint: setup ## ruff
 	$(VENV)/bin/ruff check shared services lambdas tests bench devtools
 
 typecheck: setup ## mypy (strict)
-	$(VENV)/bin/mypy shared/acso_shared services/*/acso_*
+	$(VENV)/bin/mypy shared/acso_shared services/*/acso_* lambdas/*/acso_lambda_*
 
 bench: setup ## Benchmarks; each prints a table
 	@for script in bench/*_bench.py; do echo "== $$script"; $(PY) $$script || exit 1; done
@@ -63,11 +65,11 @@ browser: ## Install headless Chromium for the report rendering test (Debian, as 
 		|| echo "chromium could not be installed; the rendering test will say so"; \
 	fi
 
-up: ## docker compose up (LocalStack; needs Docker and LOCALSTACK_AUTH_TOKEN)
-	docker compose up --build
+up: ## docker compose up: ACSO_EMULATOR=localstack (needs LOCALSTACK_AUTH_TOKEN) or moto; needs Docker
+	COMPOSE_PROFILES=$${ACSO_EMULATOR:-localstack} docker compose up --build
 
-down: ## docker compose down
-	docker compose down -v
+down: ## docker compose down (removes the database volume)
+	COMPOSE_PROFILES=$${ACSO_EMULATOR:-localstack} docker compose down -v
 
 clean: ## Remove local data (database, logs) and caches
 	rm -rf .acso .pytest_cache .mypy_cache .ruff_cache

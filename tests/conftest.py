@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.containers import start_container_stack
 from tests.support.stack import (
     RunningSystem,
     TestStack,
@@ -20,8 +22,10 @@ from tests.support.stack import (
 def stack() -> Iterator[TestStack]:
     """moto server + embedded PostgreSQL + every manifest resource (env `test`), once per session."""
     work_dir = make_work_dir("acso-test-stack-")
+    # ACSO_TEST_STACK=containers runs the same suite on LocalStack and PostgreSQL containers (needs Docker).
+    start = start_container_stack if os.environ.get("ACSO_TEST_STACK") == "containers" else start_test_stack
     try:
-        yield from start_test_stack(work_dir)
+        yield from start(work_dir)
     finally:
         remove_work_dir(work_dir)
 
