@@ -7,7 +7,7 @@ EventBridge events (`source: acso`, on the ACSO bus), detail `{incident_id, stat
 | `Incident Opened`   | an incident is created                                   | title, finding_type, version       |
 | `Incident Updated`  | status, severity, assignee, title or comments change     | version, changes                   |
 | `Incident Closed`   | the incident is closed                                   | version, resolution                |
-| `Action Executed`   | an action succeeded, failed, was blocked/rejected/reverted| action_id, action_type, target,  |
+| `Action Executed`   | an action succeeded, failed, was blocked/rejected/reverted| action_id, action_type, target,   |
 |                     |                                                          | action_status                      |
 | `Approval Requested`| a high-risk action waits for a responder                 | approval_id, action_id, expires_at |
 | `Approval Decided`  | an approval is approved, rejected or expired             | approval_id, action_id, decision,  |

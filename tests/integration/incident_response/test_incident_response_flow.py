@@ -241,7 +241,7 @@ async def test_a_compromised_access_key_is_deactivated_and_its_user_denied_every
     await iam.create_user(UserName=user)
     key = (await iam.create_access_key(UserName=user))["AccessKey"]["AccessKeyId"]
     alert = _alert(
-        "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom",
+        "CredentialAccess:IAMUser/AnomalousBehavior",
         [
             Resource(type=ResourceType.IAM_ACCESS_KEY, id=key, account_id=ACCOUNT),
             Resource(type=ResourceType.IAM_USER, id=user, name=user, account_id=ACCOUNT),
@@ -453,7 +453,7 @@ async def test_a_crash_mid_action_resumes_after_restart_without_a_duplicate(
     from acso_incident_response.actions.ec2 import SnapshotVolumes
 
     instance = await _instance(aws)
-    request = _request(_alert("UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", [_ec2_resource(instance)]))
+    request = _request(_alert("UnauthorizedAccess:EC2/TorRelay", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     real_apply = SnapshotVolumes.apply
     applied = asyncio.Event()
