@@ -82,6 +82,7 @@ class ServiceSettings(AcsoSettings):
     bedrock_model_id: str = "anthropic.claude-3-sonnet-20240229-v1:0"
     bedrock_guardrail_id: str | None = None
     bedrock_guardrail_version: str | None = None
+    bedrock_endpoint_url: str | None = None
     knowledge_base_id: str | None = None
     openai_base_url: str | None = None
     openai_model: str | None = None
@@ -95,6 +96,7 @@ class ServiceSettings(AcsoSettings):
             provider=self.llm_provider,
             bedrock_model_id=self.bedrock_model_id,
             bedrock_region=self.aws_region,
+            bedrock_endpoint_url=self.bedrock_endpoint_url,
             guardrail_id=self.bedrock_guardrail_id,
             guardrail_version=self.bedrock_guardrail_version,
             openai_base_url=self.openai_base_url,

@@ -19,6 +19,7 @@ from acso_shared.aws.s3 import ObjectStore
 from acso_shared.contracts import TRIAGE_RESULT, TriageRequest
 from acso_shared.errors import Invalid, Unavailable
 from acso_shared.hunting.cloudtrail import iter_records
+from acso_shared.llm.records import publish_usage
 from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
@@ -38,6 +39,7 @@ from acso_threat_hunter.search.bedrock import BedrockKnowledgeBase
 from acso_threat_hunter.search.service import SearchService
 from acso_threat_hunter.search.store import DocumentStore
 from acso_threat_hunter.settings import Settings
+from acso_threat_hunter.triage.reasoning import ReasoningRuns, TriageReasoner
 from acso_threat_hunter.triage.service import TriageService
 
 log = get_logger(__name__)
@@ -83,6 +85,7 @@ class Components:
     runtime: AgentRuntime
     intel_: IntelService | None = None
     triage_: TriageService | None = None
+    reasoner_: TriageReasoner | None = None
     hunts_: HuntService | None = None
     rules_: RuleLibrary | None = None
     events_: EventStore | None = None
@@ -102,6 +105,10 @@ class Components:
     @property
     def triage(self) -> TriageService:
         return self._ready(self.triage_)
+
+    @property
+    def reasoner(self) -> TriageReasoner:
+        return self._ready(self.reasoner_)
 
     @property
     def hunts(self) -> HuntService:
@@ -139,6 +146,16 @@ class Components:
             lookup=lookup,
             window=timedelta(seconds=settings.triage_window_s),
             context_limit=settings.triage_context_limit,
+        )
+        self.reasoner_ = TriageReasoner(
+            runtime.reasoning,
+            self.intel_,
+            self.events_,
+            ReasoningRuns(runtime.db),
+            lambda outcome: publish_usage(
+                runtime.clients, f"acso-{settings.env}/reasoning", Agent.THREAT_HUNTER.value, outcome
+            ),
+            window=timedelta(seconds=settings.triage_window_s),
         )
         self.hunts_ = HuntService(
             HuntRepository(pool),
@@ -179,6 +196,7 @@ class Components:
         for clients in self._kb_clients:
             await clients.aclose()
         self.intel_ = self.triage_ = self.hunts_ = self.rules_ = self.events_ = self.search_ = None
+        self.reasoner_ = None
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -206,11 +224,19 @@ class Components:
         """`triage.request` -> `triage.result` on the results queue (keyed on the request, so a resend dedupes)."""
         request = _payload(TriageRequest, envelope)
         result = await self.triage.triage(request)
+        result = await self.reasoner.enrich(
+            request, result, request_key=envelope.idempotency_key, workflow_id=envelope.workflow_id
+        )
         reply = envelope.reply(
             kind=TRIAGE_RESULT, sender=Agent.THREAT_HUNTER.value, payload=result.model_dump(mode="json")
         )
         await self.runtime.send_result(reply)
-        return {"verdict": result.verdict, "severity": result.severity.value, "confidence": result.confidence}
+        return {
+            "verdict": result.verdict,
+            "severity": result.severity.value,
+            "confidence": result.confidence,
+            "reasoning": result.reasoning,
+        }
 
     async def handle_cloudtrail_ingest(self, envelope: Envelope) -> dict[str, Any]:
         """`cloudtrail.ingest`: store one CloudTrail object's records (re-running it adds nothing)."""
