@@ -17,6 +17,7 @@ from acso_service_orchestration.operations.compliance import ComplianceReader
 from acso_service_orchestration.operations.service import OperationsService
 from acso_service_orchestration.operations.ssm import SsmRunner
 from acso_service_orchestration.operations.store import OperationStore
+from acso_service_orchestration.reasoning import ChangeRequestWriter
 from acso_service_orchestration.routes import router
 from acso_service_orchestration.settings import Settings
 from acso_service_orchestration.tickets.inbound import InboundService
@@ -26,6 +27,7 @@ from acso_service_orchestration.tickets.sync import TicketSyncService
 from acso_shared.auth.webhooks import WebhookVerifier
 from acso_shared.contracts import OPERATION_REQUEST, TICKET_SYNC
 from acso_shared.db.registry import agent_migrations
+from acso_shared.llm.records import publish_usage
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_shared.runtime import AgentRuntime
@@ -90,6 +92,12 @@ def create_app(settings: Settings) -> web.Application:
     async def config() -> Any:
         return await runtime.clients.client("config")
 
+    writer = ChangeRequestWriter(
+        runtime.reasoning,
+        lambda outcome: publish_usage(
+            runtime.clients, f"acso-{settings.env}/reasoning", Agent.SERVICE_ORCHESTRATION.value, outcome
+        ),
+    )
     operations = OperationsService(
         settings,
         OperationStore(runtime.db),
@@ -102,6 +110,7 @@ def create_app(settings: Settings) -> web.Application:
         ComplianceReader(config, enabled=settings.config_compliance_enabled),
         to_incident_response,
         runtime.instance_id,
+        write_change_request=writer.write,
     )
     runtime.add_handlers({TICKET_SYNC: sync.handle_ticket_sync, OPERATION_REQUEST: operations.handle_operation_request})
     loops: list[asyncio.Task[None]] = []

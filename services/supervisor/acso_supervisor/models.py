@@ -136,6 +136,20 @@ class WorkflowStepOut(BaseModel):
     error: str | None = None
 
 
+class WorkflowSummaryOut(BaseModel):
+    """The summary of a completed workflow and how it was written."""
+
+    reasoning: Literal["llm", "deterministic"]
+    summary: str
+    open_items: list[str] = Field(default_factory=list)
+    confidence: float
+    provider: str
+    model_id: str | None = None
+    degraded_reason: str | None = None
+    injection_findings: list[dict[str, object]] = Field(default_factory=list)
+    usage: dict[str, object] = Field(default_factory=dict)
+
+
 class WorkflowOut(BaseModel):
     workflow_id: str
     kind: str
@@ -147,6 +161,10 @@ class WorkflowOut(BaseModel):
     updated_at: str
     completed_at: str | None = None
     steps: list[WorkflowStepOut] = Field(default_factory=list)
+    summary: WorkflowSummaryOut | None = None
+    llm_usage: dict[str, object] | None = Field(
+        default=None, description="Model calls, tokens and estimated cost of every step and the summary"
+    )
 
 
 class WorkflowPage(BaseModel):

@@ -36,10 +36,12 @@ from acso_shared.contracts import (
 )
 from acso_shared.db import Database
 from acso_shared.errors import Invalid, NotFound
+from acso_shared.llm.records import publish_usage
 from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_shared.runtime import AgentRuntime
+from acso_supervisor.reasoning import WorkflowReasoner, workflow_usage
 from acso_supervisor.stream import EventHub
 
 log = get_logger("acso.supervisor.workflows")
@@ -61,6 +63,10 @@ class WorkflowEngine:
         self._hub = hub
         self._timeout = step_timeout
         self._max_attempts = max_attempts
+        namespace = f"acso-{runtime.settings.env}/reasoning"
+        self._reasoner = WorkflowReasoner(
+            runtime.reasoning, lambda outcome: publish_usage(runtime.clients, namespace, SENDER, outcome)
+        )
 
     @property
     def db(self) -> Database:
@@ -234,6 +240,8 @@ class WorkflowEngine:
         workflow_id = _workflow_of(envelope)
         async with self.db.transaction() as conn:
             if not await self._complete_step(conn, workflow_id, "respond", envelope.payload):
+                # A crash between completing and summarising left no summary: the redelivery writes it.
+                await self.summarise(workflow_id)
                 return {"ignored": "step already completed"}
             await conn.execute(
                 "UPDATE workflows SET status = 'completed', completed_at = now(), updated_at = now() "
@@ -255,7 +263,43 @@ class WorkflowEngine:
                 "pending_approvals": result.pending_approvals,
             },
         )
+        await self.summarise(workflow_id)
         return {"workflow_id": workflow_id, "status": result.status}
+
+    async def summarise(self, workflow_id: str) -> dict[str, Any] | None:
+        """Write the summary of a completed workflow once; None when it is not completed."""
+        key = uuid.UUID(workflow_id)
+        workflow = await self.db.fetchrow(
+            "SELECT w.status, w.incident_id, w.summary, a.normalized FROM workflows w "
+            "LEFT JOIN alerts a ON a.alert_id = w.alert_id WHERE w.workflow_id = $1",
+            key,
+        )
+        if workflow is None or workflow["status"] != "completed":
+            return None
+        if workflow["summary"] is not None:
+            return dict(workflow["summary"])
+        results = {
+            r["step"]: r["result"]
+            for r in await self.db.fetch("SELECT step, result FROM workflow_steps WHERE workflow_id = $1", key)
+        }
+        record = await self._reasoner.summarise(
+            workflow_id,
+            str(workflow["incident_id"]) if workflow["incident_id"] else None,
+            NormalizedAlert.model_validate(workflow["normalized"]) if workflow["normalized"] else None,
+            TriageResult.model_validate(results["triage"]) if results.get("triage") else None,
+            ResponseResult.model_validate(results["respond"]) if results.get("respond") else None,
+        )
+        stored = await self.db.fetchval(
+            "UPDATE workflows SET summary = COALESCE(summary, $2), updated_at = now() WHERE workflow_id = $1 "
+            "RETURNING summary",
+            key,
+            record,
+        )
+        self._hub.publish(
+            "workflow.summarised",
+            {"workflow_id": workflow_id, "reasoning": stored["reasoning"], "usage": stored["usage"]},
+        )
+        return dict(stored)
 
     async def handle_incident_status(self, envelope: Envelope) -> dict[str, Any]:
         change = IncidentStatusChanged.model_validate(envelope.payload)
@@ -349,7 +393,12 @@ class WorkflowEngine:
             "FROM workflow_steps WHERE workflow_id = $1 ORDER BY position",
             key,
         )
-        return {**_jsonable(dict(workflow)), "steps": [_jsonable(dict(s)) for s in steps]}
+        out_steps = [_jsonable(dict(s)) for s in steps]
+        return {
+            **_jsonable(dict(workflow)),
+            "steps": out_steps,
+            "llm_usage": workflow_usage(out_steps, workflow["summary"]),
+        }
 
     async def list(self, *, incident_id: uuid.UUID | None, status: str | None, limit: int) -> list[dict[str, Any]]:
         clauses: list[str] = []

@@ -117,6 +117,24 @@ class InstanceResult(BaseModel):
     finished_at: datetime | None = None
 
 
+class ChangeRequestOut(BaseModel):
+    """The change-request write-up and how it was written (`reasoning`: llm or deterministic)."""
+
+    reasoning: Literal["llm", "deterministic"]
+    title: str
+    description: str
+    justification: str
+    risk_assessment: str
+    implementation_steps: list[str]
+    backout_plan: str
+    confidence: float
+    provider: str
+    model_id: str | None = None
+    degraded_reason: str | None = None
+    injection_findings: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
 class Operation(OperationPlan):
     """The change record."""
 
@@ -134,6 +152,7 @@ class Operation(OperationPlan):
     finished_at: datetime | None = None
     summary: dict[str, int] = Field(default_factory=dict)
     instances: list[InstanceResult] = Field(default_factory=list)
+    change_request: ChangeRequestOut | None = None
 
 
 class OperationList(BaseModel):

@@ -45,6 +45,7 @@ log = get_logger("acso.orchestration.operations")
 
 ClientGetter = Callable[[], Awaitable[Any]]
 SendResult = Callable[[Envelope], Awaitable[str]]
+WriteChangeRequest = Callable[[Operation], Awaitable[dict[str, Any]]]
 _LEASE_S = 120.0
 
 
@@ -71,6 +72,7 @@ class OperationsService:
         owner: str,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        write_change_request: WriteChangeRequest | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -80,6 +82,7 @@ class OperationsService:
         self._send_result = send_result
         self._owner = owner
         self._clock = clock
+        self._write_change_request = write_change_request
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- planning ----------------------------------------------------------------------------
@@ -174,6 +177,10 @@ class OperationsService:
         )
         log.info("operation_created", operation_id=operation_id, status=status, reasons=plan.approval_reasons)
         operation = await self._must_get(operation_id)
+        if self._write_change_request is not None and operation.change_request is None:
+            # Written before anyone is told about the record, so approvers see it with the request.
+            await self._store.set_change_request(operation_id, await self._write_change_request(operation))
+            operation = await self._must_get(operation_id)
         await self._report(operation)
         self.start_if_ready(operation)
         return operation

@@ -20,7 +20,7 @@ _COLUMNS = """
     id, operation, status, risk, approval_required, approval_reasons, requested_by, requested_by_name,
     requested_via, approved_by, approved_at, incident_id, reason, document, parameters, target,
     max_concurrency, max_errors, emergency, window_check, rollback_plan, compliance, created_at,
-    started_at, finished_at, summary, reply_to
+    started_at, finished_at, summary, reply_to, change_request
 """
 
 
@@ -202,6 +202,14 @@ class OperationStore:
             run.finished_at,
         )
 
+    async def set_change_request(self, operation_id: str, record: dict[str, Any]) -> None:
+        """Keep the first change-request write-up of a record (a retried creation writes nothing new)."""
+        await self._db.execute(
+            "UPDATE so_operations SET change_request = COALESCE(change_request, $2) WHERE id = $1",
+            uuid.UUID(operation_id),
+            record,
+        )
+
     async def finish(self, operation_id: str, status: OperationStatus, summary: dict[str, int]) -> None:
         """Close the record with its outcome."""
         await self._db.execute(
@@ -246,6 +254,7 @@ def _operation(row: Any, instances: list[Any]) -> Operation:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         summary=row["summary"] or {},
+        change_request=row["change_request"],
         instances=[
             InstanceResult(
                 instance_id=i["instance_id"],
