@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
 from acso_shared.resources import AGENT_PORTS, Agent, ResourceManifest, build_manifest
 from devtools.terraform_check.hcl import Config, unquote
 from devtools.terraform_check.models import Check, Finding
@@ -300,6 +303,39 @@ class _Checker:
                 "compute", "aws_ecs_task_definition.this", f"settings field {missing} has no default and is unset"
             )
 
+    # --- lambdas ---------------------------------------------------------------------------
+
+    def lambdas(self, lambdas_dir: Path) -> None:
+        if "lambdas" not in self.modules:
+            return
+        functions = self.modules["lambdas"].locals.get("functions")
+        if not isinstance(functions, dict):
+            self.fail(
+                "lambdas", "local.functions", "the lambdas module must declare local.functions as an object literal"
+            )
+            return
+        declared = {k for k in functions if not k.startswith("__")}
+        if lambdas_dir.is_dir():
+            packages = {p.name for p in lambdas_dir.iterdir() if (p / f"acso_lambda_{p.name}").is_dir()}
+            for missing in sorted(packages - declared):
+                self.fail("lambdas", "local.functions", f"function {missing!r} (lambdas/{missing}) is not deployed")
+            for extra in sorted(declared - packages):
+                self.fail("lambdas", "local.functions", f"function {extra!r} has no package lambdas/{extra}")
+        for name in sorted(declared):
+            fields = lambda_settings_fields(name)
+            if fields is None:
+                continue
+            required, known = fields
+            entry = functions[name]
+            environment = entry.get("environment") if isinstance(entry, dict) else None
+            names = {k for k in environment if not k.startswith("__")} if isinstance(environment, dict) else set()
+            for missing in sorted(min(choices) for choices in required if not choices & names):
+                self.fail("lambdas", "local.functions", f"{name}: settings field {missing} has no default and is unset")
+            for unknown in sorted(names - known):
+                self.fail(
+                    "lambdas", "local.functions", f"{name}: {unknown} is set but its settings class never reads it"
+                )
+
 
 def environment_names(compute: Config) -> set[str]:
     """Names of the environment variables and secrets the compute module sets on every container."""
@@ -342,6 +378,42 @@ def settings_required_names() -> set[str]:
     return names
 
 
+def lambda_settings_fields(function: str) -> tuple[list[frozenset[str]], set[str]] | None:
+    """(required, readable) environment names of `acso_lambda_<function>.settings`; None if it does not import.
+
+    The settings class is the `pydantic_settings.BaseSettings` subclass the module defines. Every
+    name a field can be read from counts as readable (`ACSO_<FIELD>` and its aliases); a required
+    field is satisfied by any one of its names.
+    """
+    try:
+        module = importlib.import_module(f"acso_lambda_{function}.settings")
+    except ImportError:
+        return None
+    classes = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, BaseSettings) and obj.__module__ == module.__name__
+    ]
+    if len(classes) != 1:
+        return None
+    settings = classes[0]
+    prefix = str(settings.model_config.get("env_prefix", "ACSO_"))
+    required: list[frozenset[str]] = []
+    readable: set[str] = set()
+    for field_name, info in settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            names = {alias.upper()}
+        elif isinstance(alias, AliasChoices):
+            names = {str(choice).upper() for choice in alias.choices if isinstance(choice, str)}
+        else:
+            names = {f"{prefix}{field_name}".upper()}
+        readable |= names
+        if info.is_required():
+            required.append(frozenset(names))
+    return required, readable
+
+
 def tfvars_env(stack_dir: Path) -> str | None:
     """The `env` set in an environment's terraform.tfvars."""
     tfvars = stack_dir / "terraform.tfvars"
@@ -377,5 +449,6 @@ def check_consistency(configs: Mapping[Path, Config], root: Path = REPO_ROOT) ->
         checker.tables_and_buckets()
         checker.security()
         checker.environment()
+        checker.lambdas(root / "lambdas")
         findings += checker.findings
     return findings

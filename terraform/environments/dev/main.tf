@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 locals {
   name_prefix = "acso-${var.env}"
 
@@ -120,11 +122,10 @@ module "lambdas" {
   app_client_ids           = [module.security.app_client_id, module.security.machine_client_id]
   notifications_topic_arn  = module.messaging.notifications_topic_arn
   chat_secret_arn          = module.security.integration_secret_arns["slack"]
-  threat_intel_bucket_name = module.data.threat_intel_bucket_name
-  threat_intel_bucket_arn  = module.data.threat_intel_bucket_arn
-  knowledge_base_id        = module.ai.knowledge_base_id
-  knowledge_base_arn       = module.ai.knowledge_base_arn
-  data_source_id           = module.ai.data_source_id
+  idempotency_table_arn    = module.data.table_arns["idempotency"]
+  supervisor_queue_arn     = module.messaging.task_queue_arns["supervisor"]
+  # The CloudTrail trail's bucket; VPC flow logs go to CloudWatch Logs, not S3, in this stack.
+  log_bucket_arns = ["arn:${data.aws_partition.current.partition}:s3:::${module.monitoring.trail_bucket_name}"]
 }
 
 module "api" {

@@ -1,6 +1,14 @@
 data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 
 locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
+
+  # Each function's environment is exactly what its settings class (lambdas/<name>/.../settings.py)
+  # reads; `python -m devtools.terraform_check` compares the two. AWS_REGION is set by Lambda itself.
   functions = {
     auth = {
       description = "API Gateway REST and WebSocket authorizer: verifies Cognito JWTs, maps groups to roles"
@@ -9,35 +17,44 @@ locals {
       concurrency = 50
       environment = {
         ACSO_ENV                   = var.env
+        ACSO_AWS_ACCOUNT_ID        = local.account_id
         ACSO_COGNITO_USER_POOL_ID  = var.user_pool_id
         ACSO_COGNITO_APP_CLIENT_ID = join(",", var.app_client_ids)
       }
     }
     notification = {
-      description = "Formats notification-topic messages and posts them to chat"
-      timeout     = 30
+      description = "Delivers notification-topic incidents to the Slack, email (SES) and webhook channels of its secret"
+      timeout     = 60
       memory      = 256
       concurrency = 10
       environment = {
         ACSO_ENV             = var.env
+        ACSO_AWS_ACCOUNT_ID  = local.account_id
         ACSO_CHAT_SECRET_ARN = var.chat_secret_arn
+        ACSO_CONSOLE_URL     = var.console_url
       }
     }
     data_processing = {
-      description = "Normalises raw threat-intel objects into knowledge documents and re-syncs the knowledge base"
+      description = "Runs the hunting rules over new CloudTrail and VPC flow log objects; hits go to the supervisor as alert.ingest"
       timeout     = 300
       memory      = 1024
       concurrency = 5
       environment = {
-        ACSO_ENV                 = var.env
-        ACSO_THREAT_INTEL_BUCKET = var.threat_intel_bucket_name
-        ACSO_KNOWLEDGE_BASE_ID   = var.knowledge_base_id
-        ACSO_KB_DATA_SOURCE_ID   = var.data_source_id
+        ACSO_ENV            = var.env
+        ACSO_AWS_ACCOUNT_ID = local.account_id
       }
     }
   }
 
   async_functions = toset(["notification", "data_processing"])
+
+  log_bucket_names = [for arn in var.log_bucket_arns : element(split(":", arn), 5)]
+  # SES authorises SendEmail against the sending identity; without a list, any identity of this
+  # account and region (the channel secret names the sender).
+  ses_identity_arns = coalescelist(
+    var.ses_identity_arns,
+    ["arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/*"],
+  )
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -110,36 +127,47 @@ data "aws_iam_policy_document" "function" {
   dynamic "statement" {
     for_each = each.key == "notification" ? [1] : []
     content {
-      sid       = "ReadChatWebhook"
+      sid       = "ReadChannelSecret"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [var.chat_secret_arn]
     }
   }
 
   dynamic "statement" {
-    for_each = each.key == "data_processing" ? [1] : []
+    for_each = each.key == "notification" ? [1] : []
     content {
-      sid       = "ReadRawIntel"
-      actions   = ["s3:GetObject"]
-      resources = ["${var.threat_intel_bucket_arn}/raw/*"]
+      sid       = "SendEmail"
+      actions   = ["ses:SendEmail", "ses:SendRawEmail"]
+      resources = local.ses_identity_arns
+    }
+  }
+
+  dynamic "statement" {
+    # Delivered (message, channel) pairs, so an SNS redelivery skips the channels already done.
+    for_each = each.key == "notification" ? [1] : []
+    content {
+      sid       = "DeliveryLedger"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      resources = [var.idempotency_table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    # GetObjectVersion: EventBridge names the version of objects in versioned buckets.
+    for_each = each.key == "data_processing" && length(var.log_bucket_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadLogObjects"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = [for arn in var.log_bucket_arns : "${arn}/*"]
     }
   }
 
   dynamic "statement" {
     for_each = each.key == "data_processing" ? [1] : []
     content {
-      sid       = "WriteKnowledge"
-      actions   = ["s3:PutObject"]
-      resources = ["${var.threat_intel_bucket_arn}/knowledge/*"]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = each.key == "data_processing" ? [1] : []
-    content {
-      sid       = "SyncKnowledgeBase"
-      actions   = ["bedrock:StartIngestionJob", "bedrock:GetIngestionJob"]
-      resources = [var.knowledge_base_arn]
+      sid       = "SendHitsToSupervisor"
+      actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+      resources = [var.supervisor_queue_arn]
     }
   }
 }
@@ -216,31 +244,54 @@ resource "aws_lambda_permission" "notification" {
   source_arn    = var.notifications_topic_arn
 }
 
-resource "aws_cloudwatch_event_rule" "raw_intel" {
-  name        = "${var.name_prefix}-raw-intel-created"
-  description = "New raw threat-intel objects go to the data-processing function"
+# data_processing: EventBridge "Object Created" events of the log buckets. Chosen over an SQS event
+# source because the function already has a DLQ and async retries, and EventBridge filters the keys
+# (CloudTrail digest files and other prefixes never invoke it). It needs EventBridge notifications on
+# each bucket; `manage_log_bucket_notifications` turns them on here.
+resource "aws_s3_bucket_notification" "logs" {
+  # count, not for_each: bucket names are often known only after apply.
+  count = var.manage_log_bucket_notifications ? length(var.log_bucket_arns) : 0
+
+  bucket      = local.log_bucket_names[count.index]
+  eventbridge = true
+}
+
+resource "aws_cloudwatch_event_rule" "log_objects" {
+  count = length(var.log_bucket_arns) > 0 ? 1 : 0
+
+  name        = "${var.name_prefix}-log-objects-created"
+  description = "New CloudTrail and VPC flow log objects go to the data-processing function"
   event_pattern = jsonencode({
     source        = ["aws.s3"]
     "detail-type" = ["Object Created"]
     detail = {
-      bucket = { name = [var.threat_intel_bucket_name] }
-      object = { key = [{ prefix = "raw/" }] }
+      bucket = { name = local.log_bucket_names }
+      object = { key = [for pattern in var.log_key_patterns : { wildcard = pattern }] }
     }
   })
 
   tags = var.tags
 }
 
-resource "aws_cloudwatch_event_target" "raw_intel" {
-  rule      = aws_cloudwatch_event_rule.raw_intel.name
+resource "aws_cloudwatch_event_target" "log_objects" {
+  count = length(var.log_bucket_arns) > 0 ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.log_objects[0].name
   target_id = "data-processing"
   arn       = aws_lambda_function.this["data_processing"].arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 10
+  }
 }
 
-resource "aws_lambda_permission" "raw_intel" {
-  statement_id  = "AllowRawIntelRule"
+resource "aws_lambda_permission" "log_objects" {
+  count = length(var.log_bucket_arns) > 0 ? 1 : 0
+
+  statement_id  = "AllowLogObjectsRule"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this["data_processing"].function_name
   principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.raw_intel.arn
+  source_arn    = aws_cloudwatch_event_rule.log_objects[0].arn
 }

@@ -45,7 +45,7 @@ variable "runtime" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for environment variables, the DLQ and decrypting sources."
+  description = "KMS key for environment variables and the DLQ; the functions may also use it to read and write what it encrypts (the chat secret, the log buckets, the supervisor queue)."
   type        = string
 }
 
@@ -80,33 +80,63 @@ variable "notifications_topic_arn" {
 }
 
 variable "chat_secret_arn" {
-  description = "Secret with the chat (Slack) webhook the notification function posts to."
+  description = "Secret with the notification channels (Slack webhooks, email senders and recipients, signed webhooks)."
   type        = string
 }
 
-variable "threat_intel_bucket_name" {
-  description = "Threat-intel bucket: the data-processing function reads `raw/` and writes `knowledge/`."
+variable "console_url" {
+  description = "Base URL of the ACSO console; incident links in notifications start with it (empty: no links)."
+  type        = string
+  default     = ""
+}
+
+variable "ses_identity_arns" {
+  description = "SES identities the notification function may send email from. Empty: every identity of this account and region."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.ses_identity_arns : can(regex("^arn:aws[a-z-]*:ses:[a-z0-9-]+:[0-9]{12}:identity/.+$", arn))])
+    error_message = "ses_identity_arns must be SES identity ARNs (arn:aws:ses:<region>:<account>:identity/<domain or address>)."
+  }
+}
+
+variable "idempotency_table_arn" {
+  description = "ARN of the idempotency table, where the notification function records delivered (message, channel) pairs."
   type        = string
 }
 
-variable "threat_intel_bucket_arn" {
-  description = "ARN of the threat-intel bucket."
+variable "supervisor_queue_arn" {
+  description = "ARN of the supervisor's task queue (`acso-<env>-supervisor-tasks`); data_processing sends its hits there."
   type        = string
 }
 
-variable "knowledge_base_id" {
-  description = "Knowledge base re-synced after new knowledge is written."
-  type        = string
+variable "log_bucket_arns" {
+  description = "Buckets of CloudTrail and VPC flow log files the data-processing function reads (usually the CloudTrail trail bucket). Empty: no trigger."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.log_bucket_arns : can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", arn))])
+    error_message = "log_bucket_arns must be S3 bucket ARNs (arn:aws:s3:::<bucket>)."
+  }
 }
 
-variable "knowledge_base_arn" {
-  description = "ARN of the knowledge base."
-  type        = string
+variable "log_key_patterns" {
+  description = "EventBridge wildcard patterns of the object keys that are log files (CloudTrail digests and other objects are left alone)."
+  type        = list(string)
+  default     = ["AWSLogs/*/CloudTrail/*", "AWSLogs/*/vpcflowlogs/*"]
+
+  validation {
+    condition     = length(var.log_key_patterns) > 0
+    error_message = "log_key_patterns must name at least one pattern."
+  }
 }
 
-variable "data_source_id" {
-  description = "Knowledge base data source to start ingestion jobs on."
-  type        = string
+variable "manage_log_bucket_notifications" {
+  description = "Turn on EventBridge notifications of the log buckets here. Set false when the bucket's notification configuration is managed elsewhere (a bucket has only one); it must then enable EventBridge itself."
+  type        = bool
+  default     = true
 }
 
 variable "tags" {
