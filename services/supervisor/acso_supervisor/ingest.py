@@ -131,9 +131,17 @@ class AlertIngestor:
         """
         results: list[IngestedAlert] = []
         updated_incidents: set[str] = set()
+        pivots = [(fingerprint(alert), sorted(correlation_keys(alert))) for alert in alerts]
+        # Every lock of the batch in one round trip, in one global order: taking them alert by
+        # alert let two concurrent batches lock the same keys in opposite orders and deadlock.
+        lock_ids = sorted({_lock_id(key) for fp, keys in pivots for key in (f"fp:{fp}", *keys)})
         async with self._db.transaction() as conn:
-            for alert in alerts:
-                result = await self._record(conn, alert, (evidence or {}).get(alert.source_id or "", []))
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+                lock_ids,
+            )
+            for alert, (fp, keys) in zip(alerts, pivots, strict=True):
+                result = await self._record(conn, alert, fp, keys, (evidence or {}).get(alert.source_id or "", []))
                 results.append(result)
                 if result.outcome != "new_incident":
                     updated_incidents.add(result.incident_id)
@@ -182,11 +190,10 @@ class AlertIngestor:
         except Exception as err:
             log.warning("cost_findings_not_sent", error=str(err), findings=len(findings))
 
-    async def _record(self, conn: asyncpg.Connection, alert: NormalizedAlert, evidence: list[Any]) -> IngestedAlert:
-        fp = fingerprint(alert)
-        keys = sorted(correlation_keys(alert))
-        for lock_key in sorted({f"fp:{fp}", *keys}):
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_id(lock_key))
+    async def _record(
+        self, conn: asyncpg.Connection, alert: NormalizedAlert, fp: str, keys: list[str], evidence: list[Any]
+    ) -> IngestedAlert:
+        """Record one alert of a batch whose advisory locks the caller already holds."""
         alert_id = str(alert.alert_id)
         severity = alert.severity.label.value
         now = datetime.now(UTC)
