@@ -28,16 +28,17 @@ log = get_logger("acso.incident_response")
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The service: REST API, the task-queue handlers and the sweeper (approval expiry, outbox)."""
+    """The service: REST API, the task-queue handlers, the outbox pump and the approval-expiry sweeper."""
     runtime = AgentRuntime(
         settings, Agent.INCIDENT_RESPONSE, __version__, migrations=agent_migrations(Agent.INCIDENT_RESPONSE)
     )
     # Filled at start: the WAF block list is provisioned then (it needs the AWS clients).
     waf_set: list[str] = []
-    planner = Planner(runtime, settings, load_playbooks(), waf_set)
-    executor = Executor(runtime, settings, planner)
-    incidents = Incidents(runtime, settings)
-    approvals = Approvals(runtime)
+    pump = outbox.OutboxPump(runtime, settings.sweep_interval_s)
+    planner = Planner(runtime, settings, load_playbooks(), waf_set, pump)
+    executor = Executor(runtime, settings, planner, pump)
+    incidents = Incidents(runtime, settings, pump)
+    approvals = Approvals(runtime, pump)
     runtime.add_handlers(
         {
             RESPONSE_REQUEST: planner.handle,
@@ -52,20 +53,21 @@ def create_app(settings: Settings) -> web.Application:
         while True:
             try:
                 await approvals.expire_overdue()
-                await outbox.flush(runtime)
             except Exception:
                 log.exception("sweep_failed")
             await asyncio.sleep(settings.sweep_interval_s)
 
     async def start(_: AgentRuntime) -> None:
         waf_set.append(await ensure_ip_set(runtime.clients, settings.ip_set_name, settings.waf_scope))
-        sweeper.append(asyncio.create_task(sweep_forever(), name="incident-sweeper"))
+        pump.start()
+        sweeper.append(asyncio.create_task(sweep_forever(), name="approval-sweeper"))
 
     async def stop(_: AgentRuntime) -> None:
         for task in sweeper:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await pump.stop()
 
     runtime.on_start(start)
     runtime.on_stop(stop)

@@ -11,8 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from acso_incident_response import lifecycle, outbox
+from acso_incident_response import lifecycle
 from acso_incident_response.models import Approval, ApprovalDecision, ApprovalList, ApprovalQuery
+from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.planning import action_event, dispatch_ready, maybe_contained
 from acso_shared.errors import Conflict, NotFound
 from acso_shared.runtime import AgentRuntime
@@ -38,8 +39,9 @@ def approval_of(row: asyncpg.Record) -> Approval:
 
 
 class Approvals:
-    def __init__(self, runtime: AgentRuntime) -> None:
+    def __init__(self, runtime: AgentRuntime, pump: OutboxPump) -> None:
         self._runtime = runtime
+        self._outbox = pump
 
     async def list(self, query: ApprovalQuery) -> ApprovalList:
         rows = await self._runtime.db.fetch(
@@ -68,7 +70,7 @@ class Approvals:
                 await _decide(conn, row, wanted, actor, body.comment)
             elif row["status"] != wanted or row["expired"]:
                 raise Conflict("approval_decided", f"the approval was already {row['status']}")
-        await outbox.flush(self._runtime)
+        self._outbox.wake()
         if expired:
             raise Conflict("approval_expired", "the approval expired and was rejected")
         result = await self._runtime.db.fetchrow(f"{APPROVALS_SELECT} WHERE p.id = $1", approval_id)
@@ -84,7 +86,7 @@ class Approvals:
             for row in rows:
                 await _reject_expired(conn, row)
         if rows:
-            await outbox.flush(self._runtime)
+            self._outbox.wake()
         return len(rows)
 
 

@@ -14,12 +14,15 @@ from typing import Any
 
 import asyncpg
 
-from acso_incident_response import lifecycle, outbox
+from acso_incident_response import lifecycle
 from acso_incident_response.actions.catalog import ACTIONS
+from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.planning import SYSTEM, Planner, action_event, dispatch_ready, maybe_contained
 from acso_incident_response.policy import check
 from acso_incident_response.settings import Settings
 from acso_incident_response.targets import Target
+from acso_shared.audit.chain import ActorKind, AuditResult
+from acso_shared.audit.repository import AuditLog
 from acso_shared.aws.sqs import SqsClient
 from acso_shared.errors import AcsoError, Conflict, NotFound, Unavailable
 from acso_shared.logging import get_logger
@@ -32,10 +35,12 @@ _LOCK_CLASS = 0x1C0  # advisory lock namespace of action runs
 
 
 class Executor:
-    def __init__(self, runtime: AgentRuntime, settings: Settings, planner: Planner) -> None:
+    def __init__(self, runtime: AgentRuntime, settings: Settings, planner: Planner, pump: OutboxPump) -> None:
         self._runtime = runtime
+        self._outbox = pump
         self._settings = settings
         self._planner = planner
+        self._audit = AuditLog(runtime.db)
 
     @asynccontextmanager
     async def _action_lock(self, action_id: str) -> AsyncIterator[None]:
@@ -53,7 +58,7 @@ class Executor:
         action_id = str(envelope.payload.get("action_id", ""))
         async with self._action_lock(action_id):
             outcome = await self._run(action_id, envelope)
-        await outbox.flush(self._runtime)
+        self._outbox.wake()
         return {"action_id": action_id, "outcome": outcome}
 
     async def _run(self, action_id: str, envelope: Envelope) -> str:
@@ -155,6 +160,23 @@ class Executor:
         reason: str | None = None,
     ) -> None:
         action_id, incident_id = row["id"], row["incident_id"]
+        # Audited before the status is committed: a crash in between re-runs this, and the key dedupes it.
+        await self._audit.record(
+            f"action.{row['action_type']}",
+            target=row["target"],
+            result={"succeeded": AuditResult.SUCCESS, "failed": AuditResult.FAILURE}.get(status, AuditResult.DENIED),
+            details={
+                "incident_id": incident_id,
+                "action_id": action_id,
+                "status": status,
+                "dry_run": row["dry_run"],
+                "before": before,
+                "after": after,
+                "error": error,
+                "reason": reason,
+            },
+            idempotency_key=f"ir-action:{action_id}:{status}",
+        )
         async with self._runtime.db.transaction() as conn:
             await conn.execute(
                 "UPDATE ir_actions SET status = $2, before_state = COALESCE($3, before_state), after_state = $4,"
@@ -203,6 +225,19 @@ class Executor:
                 raise Conflict("action_blocked", decision.reason)
             await action.revert(ctx, target, row["before_state"])
             restored = await action.current(ctx, target, dict(row["params"]))
+            await self._audit.record(
+                f"action.{row['action_type']}.revert",
+                target=row["target"],
+                details={
+                    "incident_id": incident_id,
+                    "action_id": action_id,
+                    "before": row["after_state"],
+                    "after": restored,
+                },
+                actor=actor,
+                actor_kind=ActorKind.USER,
+                idempotency_key=f"ir-action:{action_id}:reverted",
+            )
             async with self._runtime.db.transaction() as conn:
                 await conn.execute(
                     "UPDATE ir_actions SET status = 'reverted', reverted_at = clock_timestamp(), reverted_by = $2,"
@@ -220,4 +255,4 @@ class Executor:
                     {"action_id": action_id, "before": row["after_state"], "after": restored},
                 )
                 await action_event(conn, action_id, "reverted")
-        await outbox.flush(self._runtime)
+        self._outbox.wake()

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from acso_incident_response import lifecycle, outbox
+from acso_incident_response import lifecycle
 from acso_incident_response.actions.catalog import ACTIONS
 from acso_incident_response.approvals import APPROVALS_SELECT, approval_of
 from acso_incident_response.models import (
@@ -26,6 +26,7 @@ from acso_incident_response.models import (
     ObservableRef,
     TimelineEntry,
 )
+from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.settings import Settings
 from acso_incident_response.sla import sla_of
 from acso_shared.contracts import IncidentAlertsUpdated, IncidentExternalUpdate
@@ -74,8 +75,9 @@ def action_of(row: asyncpg.Record) -> Action:
 
 
 class Incidents:
-    def __init__(self, runtime: AgentRuntime, settings: Settings) -> None:
+    def __init__(self, runtime: AgentRuntime, settings: Settings, pump: OutboxPump) -> None:
         self._runtime = runtime
+        self._outbox = pump
         self._settings = settings
 
     def _summary_fields(self, row: asyncpg.Record, now: datetime) -> dict[str, Any]:
@@ -221,7 +223,7 @@ class Incidents:
                 await lifecycle.set_status(
                     conn, incident_id, patch.status, actor, "changed by a responder", current=row["status"]
                 )
-        await outbox.flush(self._runtime)
+        self._outbox.wake()
         return await self.get(incident_id)
 
     async def comment(self, incident_id: str, text: str, actor: str) -> Comment:
@@ -238,7 +240,7 @@ class Incidents:
             await lifecycle.announce(
                 conn, incident_id, "Incident Updated", {"changes": {"comments": 1}}, was_severity=row["severity"]
             )
-        await outbox.flush(self._runtime)
+        self._outbox.wake()
         return Comment(
             id=comment["id"],
             author=comment["author"],
@@ -254,7 +256,7 @@ class Incidents:
                 raise Conflict("incident_closed", "the incident is already closed")
             await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", incident_id, body.resolution)
             await lifecycle.set_status(conn, incident_id, "closed", actor, body.resolution, current=row["status"])
-        await outbox.flush(self._runtime)
+        self._outbox.wake()
         return await self.get(incident_id)
 
     async def handle_alerts_updated(self, envelope: Envelope) -> dict[str, Any]:
@@ -337,5 +339,5 @@ class Incidents:
                         f"changed in {update.system}",
                         current=row["status"],
                     )
-        await outbox.flush(self._runtime)
+        self._outbox.wake()
         return {"incident_id": update.incident_id, "duplicate": False}

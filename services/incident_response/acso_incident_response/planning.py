@@ -16,6 +16,7 @@ import asyncpg
 from acso_incident_response import lifecycle, outbox
 from acso_incident_response.actions.base import ActionContext
 from acso_incident_response.actions.catalog import ACTIONS
+from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.playbook import Playbook, PlaybookStep, select_playbook
 from acso_incident_response.policy import Decision, check
 from acso_incident_response.settings import Settings
@@ -47,9 +48,15 @@ class Planner:
     """Opens incidents and plans their playbook's actions."""
 
     def __init__(
-        self, runtime: AgentRuntime, settings: Settings, playbooks: list[Playbook], waf_set: list[str]
+        self,
+        runtime: AgentRuntime,
+        settings: Settings,
+        playbooks: list[Playbook],
+        waf_set: list[str],
+        pump: OutboxPump,
     ) -> None:
         self._runtime = runtime
+        self._outbox = pump
         self._settings = settings
         self._playbooks = playbooks
         self._waf_set = waf_set
@@ -84,7 +91,7 @@ class Planner:
                 conn,
                 envelope.reply(kind=RESPONSE_RESULT, sender=lifecycle.SENDER, payload=result.model_dump(mode="json")),
             )
-        await outbox.flush(self._runtime)
+        self._outbox.wake()
         return {"incident_id": request.incident_id, "inserted": inserted, "actions": len(result.actions)}
 
     async def _evaluate(self, request: ResponseRequest, playbook: Playbook) -> list[PlannedStep]:

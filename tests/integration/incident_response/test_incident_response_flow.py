@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 
 from acso_incident_response.app import create_app
@@ -148,6 +149,18 @@ async def _until_incident(client: Any, stack: TestStack, incident_id: str, predi
     return result
 
 
+async def _audit_rows(stack: TestStack, incident_id: str) -> list[Any]:
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        return list(
+            await connection.fetch(
+                "SELECT action, result FROM audit_log WHERE details::jsonb->>'incident_id' = $1", incident_id
+            )
+        )
+    finally:
+        await connection.close()
+
+
 def _statuses(incident: dict[str, Any]) -> dict[str, str]:
     return {a["step"]: a["status"] for a in incident["actions"]}
 
@@ -192,6 +205,13 @@ async def test_a_compromised_instance_is_snapshotted_quarantined_and_tagged_once
         assert kinds[0] == "opened"
         assert incident["sla"]["time_to_triage"]["state"] == "met"
         assert incident["sla"]["time_to_contain"]["state"] == "met"
+        audited = await _audit_rows(stack, incident_id)
+        assert sorted(r["action"] for r in audited) == [
+            "action.ec2.quarantine",
+            "action.ec2.snapshot_volumes",
+            "action.ec2.tag",
+        ]
+        assert all(r["result"] == "success" for r in audited)
 
         # The same finding again (a redelivery with a new message, one more alert): only the count moves.
         timeline_before = len(incident["timeline"])
