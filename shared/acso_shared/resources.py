@@ -185,17 +185,6 @@ def build_manifest(env: str = "local", account_id: str = "123456789012", region:
             input_paths=SCHEDULED_HUNT_INPUT_PATHS,
             input_template=SCHEDULED_HUNT_INPUT_TEMPLATE,
         ),
-        EventRuleSpec(
-            name=f"{p}high-severity-incidents",
-            bus_name=bus,
-            event_pattern={
-                "source": ["acso"],
-                "detail-type": ["Incident Opened", "Incident Updated"],
-                "detail": {"severity": ["high", "critical"]},
-            },
-            target_topic=f"{p}notifications",
-            description="High and critical incidents fan out to the notification topic",
-        ),
     )
     return ResourceManifest(
         env=env,

@@ -117,6 +117,8 @@ resource "aws_sqs_queue_policy" "this" {
 
 # --- SNS ---------------------------------------------------------------------------------------
 
+# Incident response publishes high and critical incidents here itself (once: no EventBridge rule
+# copies them), and the notification Lambda fans them out to Slack, email and webhooks.
 resource "aws_sns_topic" "notifications" {
   name              = "${var.name_prefix}-notifications"
   kms_master_key_id = var.kms_key_arn
@@ -125,21 +127,6 @@ resource "aws_sns_topic" "notifications" {
 }
 
 data "aws_iam_policy_document" "notifications" {
-  statement {
-    sid       = "HighSeverityIncidentRule"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.notifications.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.high_severity_incidents.arn]
-    }
-  }
-
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
@@ -246,28 +233,6 @@ resource "aws_cloudwatch_event_target" "securityhub" {
   dead_letter_config {
     arn = aws_sqs_queue.dlq["findings"].arn
   }
-}
-
-resource "aws_cloudwatch_event_rule" "high_severity_incidents" {
-  name           = "${var.name_prefix}-high-severity-incidents"
-  description    = "High and critical incidents fan out to the notification topic"
-  event_bus_name = aws_cloudwatch_event_bus.this.name
-  event_pattern = jsonencode({
-    source        = ["acso"]
-    "detail-type" = ["Incident Opened", "Incident Updated"]
-    detail = {
-      severity = ["high", "critical"]
-    }
-  })
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "high_severity_incidents" {
-  rule           = aws_cloudwatch_event_rule.high_severity_incidents.name
-  event_bus_name = aws_cloudwatch_event_bus.this.name
-  target_id      = "notifications"
-  arn            = aws_sns_topic.notifications.arn
 }
 
 # Undeliverable findings land in the findings DLQ: EventBridge must be allowed to write there too.

@@ -58,6 +58,6 @@ output "event_rule_names" {
   value = [
     aws_cloudwatch_event_rule.guardduty.name,
     aws_cloudwatch_event_rule.securityhub.name,
-    aws_cloudwatch_event_rule.high_severity_incidents.name,
+    aws_cloudwatch_event_rule.scheduled_hunt.name,
   ]
 }
