@@ -23,9 +23,10 @@ SEVERITY_ORDER: tuple[SeverityLabel, ...] = (
 class IncidentNotification(BaseModel):
     """One incident event to announce.
 
-    The topic receives either ACSO's EventBridge events (`Incident Opened`/`Incident Updated`,
-    forwarded by the manifest's high-severity rule) or the same detail published directly; the
-    EventBridge envelope is unwrapped and its `detail-type` becomes `event`.
+    Incident response publishes the incident's detail to the topic when it opens high or critical
+    (or is raised there). An EventBridge event (`Incident Opened`/`Incident Updated`) routed to the
+    topic by a rule of the user's is accepted too: its envelope is unwrapped and its `detail-type`
+    becomes `event`.
     """
 
     model_config = ConfigDict(extra="ignore")

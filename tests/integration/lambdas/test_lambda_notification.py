@@ -57,7 +57,7 @@ def sns_event(message: dict[str, Any], message_id: str | None = None) -> dict[st
 def incident_event(
     severity: str = "critical", title: str = "Root credentials used <from> Tor & more"
 ) -> dict[str, Any]:
-    """What the manifest's high-severity EventBridge rule forwards to the topic."""
+    """An ACSO EventBridge incident event, as a user's rule would forward it to the topic."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
