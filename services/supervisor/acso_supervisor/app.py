@@ -26,6 +26,7 @@ from acso_supervisor.routes import router
 from acso_supervisor.settings import Settings
 from acso_supervisor.stream import EventHub
 from acso_supervisor.workflows import WorkflowEngine
+from acso_supervisor.ws_gateway import attach_ws_gateway, ws_router
 
 ALERT_INGEST = "alert.ingest"
 
@@ -87,7 +88,8 @@ def create_app(settings: Settings) -> web.Application:
 
     runtime.on_start(start_background)
     runtime.on_stop(stop_background)
-    app = build_service_app(runtime, [router, alert_router])
+    app = build_service_app(runtime, [router, alert_router, ws_router])
+    attach_ws_gateway(app, runtime, hub, settings)
     app[DIRECTORY] = directory
     app[DLQ] = DlqConsole(runtime)
     app[HUB] = hub

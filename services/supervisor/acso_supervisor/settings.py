@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from acso_shared.settings import ServiceSettings
 
@@ -22,3 +22,13 @@ class Settings(ServiceSettings):
     )
     step_max_attempts: int = Field(default=3, ge=1, le=20)
     sweep_interval_s: float = Field(default=5.0, gt=0)
+    # API Gateway WebSocket (acso_supervisor.ws_gateway). Unset endpoint (local): no publisher, the
+    # in-process /v1/stream serves clients. The secret is the header API Gateway's integration sends.
+    ws_management_endpoint: str | None = Field(
+        default=None, description="https://<api-id>.execute-api.<region>.amazonaws.com/<stage>"
+    )
+    ws_gateway_secret: SecretStr | None = None
+    ws_connection_ttl_s: int = Field(default=7500, ge=60, description="API Gateway closes connections after 2 h")
+    ws_refresh_interval_s: float = Field(
+        default=5.0, gt=0, description="How often connections of other instances are read"
+    )

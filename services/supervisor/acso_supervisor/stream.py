@@ -18,7 +18,8 @@ log = get_logger("acso.supervisor.stream")
 QUEUE_LIMIT = 1000
 
 
-@dataclass
+# eq=False: subscribers are identities kept in a set, not values (a generated __eq__ drops __hash__).
+@dataclass(eq=False)
 class Subscriber:
     principal: Principal
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=QUEUE_LIMIT))

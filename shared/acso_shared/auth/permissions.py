@@ -131,6 +131,9 @@ MATRIX: Final[tuple[Rule, ...]] = (
     _r(G, "/v1/costs/imports/{id}", "costs.read", COST_READERS),
     _r(G, "/v1/costs/incidents/{incident_id}", "costs.read", COST_READERS),
     _r(G, "/v1/reports/executive", "reports.read", REPORT_READERS),
+    _r(P, "/v1/ws/connect", "ws.gateway", auth=AuthMethod.WEBHOOK_HMAC),
+    _r(P, "/v1/ws/disconnect", "ws.gateway", auth=AuthMethod.WEBHOOK_HMAC),
+    _r(P, "/v1/ws/message", "ws.gateway", auth=AuthMethod.WEBHOOK_HMAC),
 )
 
 PUBLIC_PATHS: Final = frozenset({"/healthz", "/readyz", "/openapi.json"})

@@ -83,21 +83,26 @@ class AwsClientFactory:
     def endpoint_url(self) -> str | None:
         return self._settings.aws_endpoint_url
 
-    async def client(self, service: str) -> Any:
-        """The shared client for `service` (e.g. "sqs"), created on first use."""
-        existing = self._clients.get(service)
+    async def client(self, service: str, *, endpoint_url: str | None = None) -> Any:
+        """The shared client for `service` (e.g. "sqs"), created on first use.
+
+        `endpoint_url` is for services whose endpoint is per resource, such as the API Gateway
+        management API (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`).
+        """
+        key = f"{service} {endpoint_url}" if endpoint_url else service
+        existing = self._clients.get(key)
         if existing is not None:
             return existing
         created = await self._stack.enter_async_context(
             self._session.create_client(
                 service,  # type: ignore[call-overload]
                 region_name=self._settings.aws_region,
-                endpoint_url=self._settings.aws_endpoint_url,
+                endpoint_url=endpoint_url or self._settings.aws_endpoint_url,
                 config=self._config,
             )
         )
         # Another task may have raced us to create it; keep the first, the stack closes both.
-        return self._clients.setdefault(service, created)
+        return self._clients.setdefault(key, created)
 
     async def aclose(self) -> None:
         self._clients.clear()

@@ -253,3 +253,37 @@ class StateStore:
             return None
         value = decoded.get("value")
         return value if isinstance(value, dict) else None
+
+    async def delete(self, pk: str, sk: str) -> None:
+        """Remove one document; removing one that is not there is not an error."""
+        client = await self._clients.client("dynamodb")
+        try:
+            await client.delete_item(TableName=self._table, Key=to_item({"pk": pk, "sk": sk}))
+        except Exception as err:
+            raise translate_aws_error(err, "dynamodb:DeleteItem agent-state") from err
+
+    async def query(self, pk: str) -> dict[str, dict[str, Any]]:
+        """Every unexpired document under `pk`, by sort key (all pages)."""
+        client = await self._clients.client("dynamodb")
+        documents: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": pk}),
+            "ConsistentRead": True,
+        }
+        now = time.time()
+        while True:
+            try:
+                response = await client.query(**kwargs)
+            except Exception as err:
+                raise translate_aws_error(err, "dynamodb:Query agent-state") from err
+            for item in response.get("Items", []):
+                decoded = from_item(item)
+                if decoded.get("expires_at") and decoded["expires_at"] < now:
+                    continue
+                if isinstance(decoded.get("value"), dict):
+                    documents[str(decoded["sk"])] = decoded["value"]
+            if not response.get("LastEvaluatedKey"):
+                return documents
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

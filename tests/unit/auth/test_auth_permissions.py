@@ -69,6 +69,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("GET", "/v1/costs/imports/{id}"): ("aoex", set()),
     ("GET", "/v1/costs/incidents/{incident_id}"): ("aoex", set()),
     ("GET", "/v1/reports/executive"): ("arex", set()),
+    ("POST", "/v1/ws/connect"): ("", set()),
+    ("POST", "/v1/ws/disconnect"): ("", set()),
+    ("POST", "/v1/ws/message"): ("", set()),
 }
 ALL_SCOPES = ["acso/read", "acso/alerts.write", "acso/webhooks.write"]
 
