@@ -18,6 +18,16 @@ output "websocket_url" {
   value       = module.api.websocket_url
 }
 
+output "websocket_management_endpoint" {
+  description = "The supervisor's ACSO_WS_MANAGEMENT_ENDPOINT (the WebSocket stage's @connections API)."
+  value       = module.api.websocket_management_endpoint
+}
+
+output "ws_gateway_secret_arn" {
+  description = "Secret with the header value API Gateway sends to the supervisor's /v1/ws/* routes (ACSO_WS_GATEWAY_SECRET)."
+  value       = module.api.ws_gateway_secret_arn
+}
+
 output "user_pool_id" {
   description = "Cognito user pool ID."
   value       = module.security.user_pool_id

@@ -334,6 +334,30 @@ resource "aws_apigatewayv2_authorizer" "ws" {
   identity_sources = ["route.request.querystring.token"] # browsers cannot set headers on WebSocket upgrades
 }
 
+# API Gateway signs nothing it sends to an integration, and the VPC link's NLB also carries the
+# REST API (whose callers could otherwise forge the X-Principal-* headers). So every WebSocket
+# integration request carries this secret as a static header; the supervisor answers 401 without
+# it (acso_supervisor.ws_gateway). ECS gives it to the supervisor as ACSO_WS_GATEWAY_SECRET.
+resource "random_password" "ws_gateway" {
+  length  = 48
+  special = false # the value is quoted into a static header mapping
+}
+
+resource "aws_secretsmanager_secret" "ws_gateway" {
+  #checkov:skip=CKV2_AWS_57:The value is also a static header of the API Gateway integrations; rotate both at once by replacing random_password.ws_gateway (terraform apply -replace).
+  name                    = "${var.name_prefix}/ws-gateway"
+  description             = "Shared secret API Gateway's WebSocket integrations send to the ${var.public_agent} (X-ACSO-Gateway-Secret)"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.deletion_protection ? 30 : 0
+
+  tags = merge({ Name = "${var.name_prefix}/ws-gateway" }, var.tags)
+}
+
+resource "aws_secretsmanager_secret_version" "ws_gateway" {
+  secret_id     = aws_secretsmanager_secret.ws_gateway.id
+  secret_string = random_password.ws_gateway.result
+}
+
 resource "aws_apigatewayv2_integration" "ws" {
   for_each = {
     "$connect"    = "/v1/ws/connect"
@@ -348,10 +372,17 @@ resource "aws_apigatewayv2_integration" "ws" {
   connection_id      = aws_api_gateway_vpc_link.this.id
   integration_uri    = "${local.https ? "https" : "http"}://${aws_lb.link.dns_name}:${local.public_port}${each.value}"
 
-  # The service learns which connection a message belongs to from these headers.
+  # The service learns which connection a message belongs to, and who holds it (the auth Lambda's
+  # context: sub, kind, groups, scopes, client id, username), from these headers.
   request_parameters = {
-    "integration.request.header.X-Connection-Id" = "context.connectionId"
-    "integration.request.header.X-Principal-Id"  = "context.authorizer.principalId"
+    "integration.request.header.X-ACSO-Gateway-Secret" = "'${random_password.ws_gateway.result}'"
+    "integration.request.header.X-Connection-Id"       = "context.connectionId"
+    "integration.request.header.X-Principal-Id"        = "context.authorizer.principalId"
+    "integration.request.header.X-Principal-Kind"      = "context.authorizer.kind"
+    "integration.request.header.X-Principal-Groups"    = "context.authorizer.groups"
+    "integration.request.header.X-Principal-Scopes"    = "context.authorizer.scopes"
+    "integration.request.header.X-Principal-Client-Id" = "context.authorizer.client_id"
+    "integration.request.header.X-Principal-Username"  = "context.authorizer.username"
   }
 }
 

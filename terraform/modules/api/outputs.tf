@@ -54,3 +54,18 @@ output "websocket_execution_arn" {
   description = "Execution ARN of the WebSocket API (to allow execute-api:ManageConnections)."
   value       = aws_apigatewayv2_api.ws.execution_arn
 }
+
+output "websocket_management_endpoint" {
+  description = "https:// endpoint of the WebSocket stage's @connections API (the supervisor's ACSO_WS_MANAGEMENT_ENDPOINT)."
+  value       = replace(aws_apigatewayv2_stage.ws.invoke_url, "wss://", "https://")
+}
+
+output "websocket_manage_connections_arn" {
+  description = "Resource of execute-api:ManageConnections for the stage's connections (grant it to the supervisor's task role)."
+  value       = "${aws_apigatewayv2_api.ws.execution_arn}/${var.stage_name}/POST/@connections/*"
+}
+
+output "ws_gateway_secret_arn" {
+  description = "Secret holding the X-ACSO-Gateway-Secret value (inject it into the supervisor as ACSO_WS_GATEWAY_SECRET)."
+  value       = aws_secretsmanager_secret.ws_gateway.arn
+}
