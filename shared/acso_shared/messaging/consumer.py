@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from acso_shared.aws.dynamodb import ClaimOutcome, IdempotencyStore
-from acso_shared.aws.sqs import ReceivedMessage, SqsClient
+from acso_shared.aws.sqs import SQS_BATCH_MAX, ReceivedMessage, SqsClient
 from acso_shared.errors import AcsoError, Invalid
 from acso_shared.logging import bound_context, get_logger
 from acso_shared.messaging.envelope import Envelope
@@ -53,6 +53,50 @@ class ConsumerOptions:
     owner: str = field(default_factory=lambda: f"consumer-{uuid.uuid4().hex[:12]}")
 
 
+class DeleteBatcher:
+    """Deletes handled messages of one queue in batches: one DeleteMessageBatch for up to ten.
+
+    Handlers finishing within `linger_s` of each other share one call; each caller still waits
+    until its own message is deleted (or sees the error), so "handled" keeps meaning "deleted".
+    """
+
+    def __init__(self, sqs: SqsClient, queue_name: str, *, linger_s: float = 0.02) -> None:
+        self._sqs = sqs
+        self._queue = queue_name
+        self._linger_s = linger_s
+        self._pending: list[tuple[str, asyncio.Future[None]]] = []
+        self._timer: asyncio.Task[None] | None = None
+
+    async def delete(self, receipt_handle: str) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((receipt_handle, future))
+        if len(self._pending) >= SQS_BATCH_MAX:
+            await self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._flush_later())
+        await future
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._linger_s)
+        self._timer = None
+        await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._pending = self._pending[:SQS_BATCH_MAX], self._pending[SQS_BATCH_MAX:]
+        if not batch:
+            return
+        try:
+            await self._sqs.delete_batch(self._queue, [handle for handle, _ in batch])
+        except Exception as err:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+
 class SqsConsumer:
     """Consumes one queue and dispatches envelopes to handlers by `kind`."""
 
@@ -73,6 +117,7 @@ class SqsConsumer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
+        self._deleter = DeleteBatcher(sqs, queue_name)
         self.stats = ConsumerStats()
 
     @property
@@ -260,4 +305,4 @@ class SqsConsumer:
             log.warning("visibility_reset_failed", error=str(err))
 
     async def _delete(self, message: ReceivedMessage) -> None:
-        await self._sqs.delete_batch(self._queue, [message.receipt_handle])
+        await self._deleter.delete(message.receipt_handle)
