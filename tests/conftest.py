@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -34,7 +35,9 @@ def stack() -> Iterator[TestStack]:
 def system() -> Iterator[RunningSystem]:
     """The whole local system as `make run` starts it, on free ports, once per session."""
     work_dir = make_work_dir("acso-e2e-")
+    # Short approval expiry and sweeps so the expiry path is observable within a test.
+    service_env = {"ACSO_APPROVAL_TTL_S": "20", "ACSO_SWEEP_INTERVAL_S": "1"}
     try:
-        yield from start_system(work_dir)
+        yield from start_system(work_dir, {"ACSO_SERVICE_ENV": json.dumps(service_env)})
     finally:
         remove_work_dir(work_dir)

@@ -131,6 +131,7 @@ def start_system(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
     """Run `python -m acso_shared.cli run` (what `make run` runs) on free ports."""
     import json
 
+    os.environ.update(CREDENTIALS)  # the test's own AWS clients talk to the same emulator
     base = _free_block(len(Agent))
     env = {
         **os.environ,

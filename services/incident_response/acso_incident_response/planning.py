@@ -179,6 +179,21 @@ class Planner:
             was_severity=None,
         )
         reason = f"verdict {triage.verdict} ({triage.confidence:.2f}), severity {triage.severity.value}"
+        # The triage conclusion and the evidence it rests on, as the threat hunter reported them.
+        await lifecycle.timeline(
+            conn,
+            incident_id,
+            "triage",
+            "threat_hunter",
+            triage.summary or reason,
+            {
+                "verdict": triage.verdict,
+                "confidence": triage.confidence,
+                "techniques": triage.techniques,
+                "reasoning": triage.reasoning,
+                "evidence": [item.model_dump(mode="json") for item in triage.evidence],
+            },
+        )
         await lifecycle.set_status(conn, incident_id, "triaged", SYSTEM, reason, current="new")
         if triage.verdict == "benign":
             note = "benign verdict: no containment actions"

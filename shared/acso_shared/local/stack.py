@@ -192,7 +192,10 @@ class LocalStack:
                     raise RuntimeError(
                         f"{service.agent.value} exited with {service.process.returncode}; see {service.log_path}"
                     )
-                status = wait_for_http(f"{service.url}/readyz", timeout_s=remaining, process=service.process)
+                try:
+                    status = wait_for_http(f"{service.url}/readyz", timeout_s=remaining, process=service.process)
+                except (RuntimeError, TimeoutError) as err:
+                    raise RuntimeError(f"{service.agent.value}: {err}\n{_tail(service.log_path)}") from err
                 if status == 200:
                     break
                 if time.monotonic() > deadline:
@@ -261,6 +264,14 @@ class LocalStack:
             return data
         except (FileNotFoundError, ValueError):
             return {}
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    """The end of a service's log, for a start-up failure message."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
 
 
 @contextlib.contextmanager
