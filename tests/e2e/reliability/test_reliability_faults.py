@@ -218,7 +218,7 @@ async def test_a_slow_consumer_lets_its_backlog_grow_reported_by_the_supervisor_
 
     report = await run_load(
         load_target(fault_system),
-        LoadProfile(alerts=200, new_fraction=0.4, send_timeout_s=60, settle_timeout_s=75),
+        LoadProfile(alerts=150, new_fraction=0.4, send_timeout_s=60, settle_timeout_s=75),
         emulator_url=fault_system.emulator_url,
         during=slow_threat_hunter,
     )
