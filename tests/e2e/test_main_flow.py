@@ -70,6 +70,10 @@ def tor_finding(instance_id: str) -> dict[str, Any]:
     finding["id"] = unique_finding_id()
     finding["resource"]["instanceDetails"]["instanceId"] = instance_id
     finding["service"]["action"]["networkConnectionAction"]["remoteIpDetails"]["ipAddressV4"] = unique_public_ip()
+    # The instance's own public address is an observable too: make it unique, or every test's
+    # finding would correlate into one incident through it.
+    for interface in finding["resource"]["instanceDetails"]["networkInterfaces"]:
+        interface["publicIp"] = unique_public_ip()
     return finding
 
 
@@ -98,11 +102,16 @@ class Api:
     async def wait_incident(
         self, incident_id: str, condition: Callable[[dict[str, Any]], bool], timeout_s: float = 90
     ) -> dict[str, Any]:
+        last: list[dict[str, Any] | None] = [None]
+
         async def ready() -> dict[str, Any] | None:
-            incident = await self.incident(incident_id)
+            last[0] = incident = await self.incident(incident_id)
             return incident if incident is not None and condition(incident) else None
 
-        result: dict[str, Any] = await wait_until(ready, timeout_s=timeout_s, interval_s=0.5)
+        try:
+            result: dict[str, Any] = await wait_until(ready, timeout_s=timeout_s, interval_s=0.5)
+        except TimeoutError as err:
+            raise AssertionError(f"incident {incident_id} never met the condition; last seen: {last[0]!r}") from err
         return result
 
 
@@ -250,6 +259,33 @@ async def test_an_unapproved_high_risk_action_expires_as_rejected(api: Api, aws:
     assert (await instance_state(aws, instance_id))["State"]["Name"] == "running"
 
 
+async def test_the_workflow_shows_every_step_and_the_stream_pushes_events(
+    api: Api, aws: AwsClientFactory, system: RunningSystem
+) -> None:
+    token = system.tokens["analyst"]
+    url = system.url("supervisor").replace("http", "ws") + "/v1/stream"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("bearer", token)) as socket:
+        result = await api.send_alert(tor_finding(await run_instance(aws)))
+        kinds: set[str] = set()
+
+        async def collect() -> None:
+            async for message in socket:
+                event = json.loads(message.data)
+                if (
+                    event["data"].get("workflow_id") == result["workflow_id"]
+                    or event["data"].get("incident_id") == result["incident_id"]
+                ):
+                    kinds.add(event["kind"])
+                if "workflow.completed" in kinds:
+                    return
+
+        await asyncio.wait_for(collect(), timeout=150)
+    assert {"alert.received", "workflow.step_completed", "workflow.completed"} <= kinds
+    status, workflow = await api.call("GET", "supervisor", f"/v1/workflows/{result['workflow_id']}", role="analyst")
+    assert status == 200
+    assert [(s["step"], s["status"]) for s in workflow["steps"]] == [("triage", "completed"), ("respond", "completed")]
+
+
 async def test_killing_incident_response_mid_workflow_finishes_with_no_duplicate_action(
     api: Api, aws: AwsClientFactory, system: RunningSystem
 ) -> None:
@@ -273,30 +309,3 @@ async def test_killing_incident_response_mid_workflow_finishes_with_no_duplicate
     snapshots = await ec2.describe_snapshots(Filters=[{"Name": "tag:acso:incident", "Values": [result["incident_id"]]}])
     assert len(actions_of(incident, "ec2.snapshot_volumes")) == 1
     assert len(snapshots["Snapshots"]) == await volume_count(aws, instance_id)
-
-
-async def test_the_workflow_shows_every_step_and_the_stream_pushes_events(
-    api: Api, aws: AwsClientFactory, system: RunningSystem
-) -> None:
-    token = system.tokens["analyst"]
-    url = system.url("supervisor").replace("http", "ws") + "/v1/stream"
-    async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("bearer", token)) as socket:
-        result = await api.send_alert(tor_finding(await run_instance(aws)))
-        kinds: set[str] = set()
-
-        async def collect() -> None:
-            async for message in socket:
-                event = json.loads(message.data)
-                if (
-                    event["data"].get("workflow_id") == result["workflow_id"]
-                    or event["data"].get("incident_id") == result["incident_id"]
-                ):
-                    kinds.add(event["kind"])
-                if "workflow.completed" in kinds:
-                    return
-
-        await asyncio.wait_for(collect(), timeout=90)
-    assert {"alert.received", "workflow.step_completed", "workflow.completed"} <= kinds
-    status, workflow = await api.call("GET", "supervisor", f"/v1/workflows/{result['workflow_id']}", role="analyst")
-    assert status == 200
-    assert [(s["step"], s["status"]) for s in workflow["steps"]] == [("triage", "completed"), ("respond", "completed")]
