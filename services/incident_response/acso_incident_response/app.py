@@ -59,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
 
     async def start(_: AgentRuntime) -> None:
         waf_set.append(await ensure_ip_set(runtime.clients, settings.ip_set_name, settings.waf_scope))
+        await executor.start()
         pump.start()
         sweeper.append(asyncio.create_task(sweep_forever(), name="approval-sweeper"))
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await pump.stop()
+        await executor.stop()
 
     runtime.on_start(start)
     runtime.on_stop(stop)

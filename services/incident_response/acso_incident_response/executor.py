@@ -24,6 +24,7 @@ from acso_incident_response.targets import Target
 from acso_shared.audit.chain import ActorKind, AuditResult
 from acso_shared.audit.repository import AuditLog
 from acso_shared.aws.sqs import SqsClient
+from acso_shared.db import Database
 from acso_shared.errors import AcsoError, Conflict, NotFound, Unavailable
 from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
@@ -41,10 +42,22 @@ class Executor:
         self._settings = settings
         self._planner = planner
         self._audit = AuditLog(runtime.db)
+        # Action locks are session advisory locks held for a whole run, while the run itself needs
+        # connections too. Taking both from one pool starves it once every slot holds a lock, so the
+        # locks have a pool of their own, one connection per concurrent handler.
+        self._locks = Database(
+            settings.database_url.get_secret_value(), min_size=0, max_size=settings.consumer_concurrency + 2
+        )
+
+    async def start(self) -> None:
+        await self._locks.connect()
+
+    async def stop(self) -> None:
+        await self._locks.close()
 
     @asynccontextmanager
     async def _action_lock(self, action_id: str) -> AsyncIterator[None]:
-        async with self._runtime.db.connection() as conn:
+        async with self._locks.connection() as conn:
             locked = await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_CLASS, action_id)
             if not locked:
                 raise Conflict("action_busy", f"action {action_id} is being worked on")

@@ -272,7 +272,24 @@ class Incidents:
                 update.last_seen,
             )
             if result.endswith(" 0"):
-                raise NotFound("incident_not_found", f"no incident {update.incident_id} yet")
+                # Not opened yet (triage still running): keep the latest count for the incident's creation.
+                await conn.execute(
+                    """
+                    INSERT INTO ir_pending_alert_counts (incident_id, alert_count, first_seen, last_seen, alert_ids)
+                    VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (incident_id) DO UPDATE SET
+                        alert_count = GREATEST(ir_pending_alert_counts.alert_count, EXCLUDED.alert_count),
+                        first_seen = LEAST(ir_pending_alert_counts.first_seen, EXCLUDED.first_seen),
+                        last_seen = GREATEST(ir_pending_alert_counts.last_seen, EXCLUDED.last_seen),
+                        alert_ids = ir_pending_alert_counts.alert_ids || EXCLUDED.alert_ids
+                    """,
+                    update.incident_id,
+                    update.alert_count,
+                    update.first_seen,
+                    update.last_seen,
+                    update.alert_ids,
+                )
+                return {"incident_id": update.incident_id, "alert_count": update.alert_count, "pending": True}
             await conn.executemany(
                 "INSERT INTO ir_incident_alerts (incident_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 [(update.incident_id, a) for a in update.alert_ids],

@@ -143,6 +143,23 @@ class Planner:
             request.first_seen,
             request.last_seen,
         )
+        # Counts the supervisor sent before the incident existed.
+        pending = await conn.fetchrow(
+            "DELETE FROM ir_pending_alert_counts WHERE incident_id = $1 RETURNING *", request.incident_id
+        )
+        if pending is not None:
+            await conn.execute(
+                "UPDATE ir_incidents SET alert_count = GREATEST(alert_count, $2), first_seen = LEAST(first_seen, $3),"
+                " last_seen = GREATEST(last_seen, $4) WHERE id = $1",
+                request.incident_id,
+                pending["alert_count"],
+                pending["first_seen"],
+                pending["last_seen"],
+            )
+            await conn.executemany(
+                "INSERT INTO ir_incident_alerts (incident_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                [(request.incident_id, alert_id) for alert_id in pending["alert_ids"]],
+            )
         await conn.execute(
             "INSERT INTO ir_incident_alerts (incident_id, alert_id, source, type, title, occurred_at)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (incident_id, alert_id)"

@@ -11,13 +11,14 @@ import asyncio
 import os
 import signal
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 
 from acso_shared.aws.sqs import SqsClient
-from acso_shared.contracts import INCIDENT_ALERTS_UPDATED, IncidentAlertsUpdated
+from acso_shared.contracts import INCIDENT_EXTERNAL_UPDATE, IncidentExternalUpdate
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_shared.settings import AcsoSettings
@@ -52,7 +53,8 @@ async def test_a_poison_task_ends_in_the_dlq_is_listed_and_its_replay_succeeds_o
     fault_system: RunningSystem,
 ) -> None:
     # Given an incident the supervisor knows but incident response does not yet (triage is held
-    # back by freezing the threat hunter), a count update for it fails on every receive.
+    # back by freezing the threat hunter), a ticket-side comment for it cannot be applied: it fails
+    # on every receive.
     supervisor, responder = fault_system.url("supervisor"), fault_system.url("incident_response")
     headers = fault_system.auth("admin")
     hunter_pid = fault_system.pids()["threat_hunter"]
@@ -65,14 +67,17 @@ async def test_a_poison_task_ends_in_the_dlq_is_listed_and_its_replay_succeeds_o
             async with session.post(f"{supervisor}/v1/alerts", json=alert, headers=headers) as response:
                 assert response.status == 202
                 incident_id = (await response.json())["incidents"][0]
-            update = IncidentAlertsUpdated(
-                incident_id=incident_id, alert_count=7, first_seen=alert["first_seen"], last_seen=alert["last_seen"]
+            comment = f"ticket-side note {uuid.uuid4().hex[:8]}"
+            update = IncidentExternalUpdate(
+                incident_id=incident_id,
+                system="servicenow",
+                external_id="INC0012345",
+                comment=comment,
+                actor="it.desk",
+                occurred_at=datetime.now(UTC),
             )
             poison = Envelope.new(
-                kind=INCIDENT_ALERTS_UPDATED,
-                sender="supervisor",
-                payload=update.model_dump(mode="json"),
-                idempotency_key=f"{INCIDENT_ALERTS_UPDATED}:{incident_id}:7",
+                kind=INCIDENT_EXTERNAL_UPDATE, sender="service_orchestration", payload=update.model_dump(mode="json")
             )
             await SqsClient(clients).send(
                 settings.manifest.task_queues[Agent.INCIDENT_RESPONSE].name,
@@ -87,7 +92,7 @@ async def test_a_poison_task_ends_in_the_dlq_is_listed_and_its_replay_succeeds_o
                 return next((m for m in dlq["messages"] if m["idempotency_key"] == poison.idempotency_key), None)
 
             entry = await wait_until(listed, timeout_s=45, interval_s=1.0)
-            assert entry["kind"] == INCIDENT_ALERTS_UPDATED
+            assert entry["kind"] == INCIDENT_EXTERNAL_UPDATE
             assert entry["receive_count"] >= 5
 
             # Then once the cause is gone (triage runs, incident response opens the incident) ...
@@ -99,7 +104,7 @@ async def test_a_poison_task_ends_in_the_dlq_is_listed_and_its_replay_succeeds_o
 
             await wait_until(opened, timeout_s=40, interval_s=0.5)
 
-            # ... a replay succeeds: the DLQ empties and the update is applied.
+            # ... a replay succeeds: the DLQ empties and the comment is on the incident.
             async with session.post(
                 f"{supervisor}/v1/dlq/incident_response/replay", json={"max_messages": 10}, headers=headers
             ) as response:
@@ -108,7 +113,7 @@ async def test_a_poison_task_ends_in_the_dlq_is_listed_and_its_replay_succeeds_o
 
             async def applied() -> bool:
                 _, incident = await get_json(session, f"{responder}/v1/incidents/{incident_id}", headers=headers)
-                return bool(incident["alert_count"] == 7)
+                return any(c["text"] == comment for c in incident["comments"])
 
             await wait_until(applied, timeout_s=30, interval_s=0.5)
             assert await listed() is None
