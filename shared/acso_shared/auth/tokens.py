@@ -31,6 +31,7 @@ from acso_shared.errors import Unauthorized, Unavailable, Upstream
 ALGORITHM: Final = "RS256"
 # A Cognito access token with many groups stays far below this; the cap bounds parsing work.
 MAX_TOKEN_BYTES: Final = 16_384
+_COLD_RETRY_S: Final = 1.0
 
 JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
 SyncJwksFetcher = Callable[[], Mapping[str, Any]]
@@ -247,7 +248,10 @@ class _KeyCache:
         now = self.monotonic()
         # At most one fetch per interval, successful or not: unknown kids sent by a forger and a
         # JWKS outage must not turn every request into a call to the identity provider.
-        if self.attempted_at is not None and now - self.attempted_at < self.policy.min_refresh_interval_s:
+        # Until a first fetch has succeeded no token can be checked at all, so a failed first
+        # attempt (a cold start racing the identity provider) is retried after a second.
+        interval = self.policy.min_refresh_interval_s if self.fetched_at is not None else _COLD_RETRY_S
+        if self.attempted_at is not None and now - self.attempted_at < interval:
             return False
         if self.fetched_at is None or now - self.fetched_at > self.policy.max_jwks_age_s:
             return True
@@ -369,4 +373,3 @@ class SyncTokenVerifier(_VerifierBase):
             else:
                 self._cache.store(document)
         return self._finish(token, header.kid, accept)
-

@@ -25,6 +25,7 @@ in the access log and throttled.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -84,10 +85,17 @@ def build_token_verifier(settings: ServiceSettings) -> TokenVerifier:
 
     async def fetch_jwks() -> Mapping[str, Any]:
         timeout = aiohttp.ClientTimeout(total=5)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
-            response.raise_for_status()
-            document: Mapping[str, Any] = await response.json(content_type=None)
-            return document
+        for attempt in range(3):
+            try:
+                async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+                    response.raise_for_status()
+                    document: Mapping[str, Any] = await response.json(content_type=None)
+                    return document
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.3 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     return TokenVerifier(TokenPolicy(issuer=issuer_for(settings), client_ids=client_ids), fetch_jwks)
 
