@@ -20,7 +20,7 @@ from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.playbook import Playbook, PlaybookStep, select_playbook
 from acso_incident_response.policy import Decision, check
 from acso_incident_response.settings import Settings
-from acso_incident_response.targets import Target, targets_of
+from acso_incident_response.targets import Target, TargetKind, targets_of
 from acso_shared.contracts import RESPONSE_RESULT, ActionSummary, ResponseRequest, ResponseResult
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
@@ -77,7 +77,8 @@ class Planner:
         playbook = None
         if verdict != "benign":
             techniques = sorted({*request.triage.techniques, *request.alert.attack_techniques})
-            playbook = select_playbook(self._playbooks, request.alert.type, techniques)
+            available = [kind for kind in TargetKind if targets_of(request.alert, kind)]
+            playbook = select_playbook(self._playbooks, request.alert.type, techniques, available)
         steps = await self._evaluate(request, playbook) if playbook else []
         async with self._runtime.db.transaction() as conn:
             inserted = await self._upsert(conn, request, envelope.workflow_id, playbook)

@@ -8,6 +8,7 @@ beats a technique match, a longer (more specific) pattern beats a shorter one, t
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -99,9 +100,24 @@ def load_playbooks(directory: Path | None = None) -> list[Playbook]:
     return books
 
 
-def select_playbook(books: list[Playbook], finding_type: str, techniques: list[str]) -> Playbook | None:
-    """The best-fitting playbook for a finding, or None."""
-    scored = [(score, book) for book in books if (score := book.score(finding_type, techniques)) is not None]
+def select_playbook(
+    books: list[Playbook],
+    finding_type: str,
+    techniques: list[str],
+    available: Collection[TargetKind] | None = None,
+) -> Playbook | None:
+    """The best-fitting playbook for a finding, or None.
+
+    With `available` (the target kinds the alert names), a playbook none of whose steps could act
+    on anything in the alert is passed over: a technique shared with an access-key playbook does
+    not make it the response to an alert about an instance.
+    """
+    scored = [
+        (score, book)
+        for book in books
+        if (score := book.score(finding_type, techniques)) is not None
+        and (available is None or any(step.target in available for step in book.steps))
+    ]
     if not scored:
         return None
     return max(scored, key=lambda item: item[0])[1]

@@ -160,3 +160,10 @@ def test_statuses_only_move_forward_and_closed_is_final() -> None:
     with pytest.raises(Conflict) as closed:
         check_transition("closed", "recovered")
     assert closed.value.code == "incident_closed"
+
+
+def test_a_technique_match_needs_something_in_the_alert_the_playbook_can_act_on() -> None:
+    # T1078 is an access-key playbook technique, but the alert names only an instance.
+    chosen = select_playbook(BOOKS, "network.ssh_bruteforce.outbound", ["T1078"], [TargetKind.EC2_INSTANCE])
+    assert chosen is None or any(step.target is TargetKind.EC2_INSTANCE for step in chosen.steps)
+    assert select_playbook(BOOKS, "network.ssh_bruteforce.outbound", ["T1078"], [TargetKind.IAM_ACCESS_KEY]) is not None
