@@ -12,13 +12,15 @@ from acso_incident_response.actions.network import ensure_ip_set
 from acso_incident_response.approvals import Approvals
 from acso_incident_response.executor import Executor
 from acso_incident_response.incidents import Incidents
-from acso_incident_response.keys import APPROVALS, EXECUTOR, INCIDENTS
+from acso_incident_response.keys import APPROVALS, EXECUTOR, INCIDENTS, REASONER
 from acso_incident_response.planning import ACTION_EXECUTE, Planner
 from acso_incident_response.playbook import load_playbooks
+from acso_incident_response.reasoning import IncidentReasoner
 from acso_incident_response.routes import router
 from acso_incident_response.settings import Settings
 from acso_shared.contracts import INCIDENT_ALERTS_UPDATED, INCIDENT_EXTERNAL_UPDATE, RESPONSE_REQUEST
 from acso_shared.db.registry import agent_migrations
+from acso_shared.llm.records import publish_usage
 from acso_shared.logging import get_logger
 from acso_shared.resources import Agent
 from acso_shared.runtime import AgentRuntime
@@ -36,6 +38,16 @@ def create_app(settings: Settings) -> web.Application:
     waf_set: list[str] = []
     pump = outbox.OutboxPump(runtime, settings.sweep_interval_s)
     planner = Planner(runtime, settings, load_playbooks(), waf_set, pump)
+    reasoner = IncidentReasoner(
+        runtime.reasoning,
+        runtime.db,
+        planner,
+        lambda outcome: publish_usage(
+            runtime.clients, f"acso-{settings.env}/reasoning", Agent.INCIDENT_RESPONSE.value, outcome
+        ),
+        planner.context,
+    )
+    planner.after_planning = reasoner.plan
     executor = Executor(runtime, settings, planner, pump)
     incidents = Incidents(runtime, settings, pump)
     approvals = Approvals(runtime, pump)
@@ -48,6 +60,15 @@ def create_app(settings: Settings) -> web.Application:
         }
     )
     sweeper: list[asyncio.Task[None]] = []
+
+    async def summarise_forever() -> None:
+        # Its own loop: a slow model must not hold up approval expiry.
+        while True:
+            try:
+                await reasoner.summarise_due(debounce_s=settings.summary_debounce_s, lease_s=settings.summary_lease_s)
+            except Exception:
+                log.exception("summary_sweep_failed")
+            await asyncio.sleep(settings.sweep_interval_s)
 
     async def sweep_forever() -> None:
         while True:
@@ -62,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
         await executor.start()
         pump.start()
         sweeper.append(asyncio.create_task(sweep_forever(), name="approval-sweeper"))
+        sweeper.append(asyncio.create_task(summarise_forever(), name="incident-summaries"))
 
     async def stop(_: AgentRuntime) -> None:
         for task in sweeper:
@@ -77,4 +99,5 @@ def create_app(settings: Settings) -> web.Application:
     app[INCIDENTS] = incidents
     app[EXECUTOR] = executor
     app[APPROVALS] = approvals
+    app[REASONER] = reasoner
     return app

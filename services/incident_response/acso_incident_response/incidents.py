@@ -22,6 +22,7 @@ from acso_incident_response.models import (
     IncidentList,
     IncidentPatch,
     IncidentQuery,
+    IncidentReasoning,
     IncidentSummary,
     ObservableRef,
     TimelineEntry,
@@ -173,6 +174,8 @@ class Incidents:
             ],
             actions=(await self.actions(incident_id)).items,
             approvals=[approval_of(a) for a in approvals],
+            reasoning=IncidentReasoning.model_validate(row["reasoning"]) if row["reasoning"] else None,
+            llm_usage=row["llm_usage"],
         )
 
     async def actions(self, incident_id: str) -> ActionList:

@@ -156,7 +156,8 @@ async def set_status(
     if status == current:
         return
     stamps = {"triaged": "triaged_at", "contained": "contained_at", "closed": "closed_at"}
-    sets = ["status = $2"]
+    # Marks the incident for a (debounced, after-commit) summary by the reasoning layer.
+    sets = ["status = $2", "summary_due_at = clock_timestamp()"]
     for name, column in stamps.items():
         if STATUSES.index(status) >= STATUSES.index(name):
             sets.append(f"{column} = COALESCE({column}, clock_timestamp())")

@@ -136,6 +136,51 @@ class ApprovalList(_Wire):
     items: list[Approval]
 
 
+class _Record(BaseModel):
+    """How one reasoning run answered (`reasoning`: llm or deterministic); extra stored keys are dropped."""
+
+    reasoning: Literal["llm", "deterministic"]
+    confidence: float
+    provider: str
+    model_id: str | None = None
+    degraded_reason: str | None = None
+    injection_findings: list[dict[str, Any]] = Field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResponsePlanOut(_Record):
+    """The response plan, and what became of each model proposal (`outcome`, `action_id`, `action_status`)."""
+
+    summary: str
+    steps: list[str]
+    proposals: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class IncidentSummaryOut(_Record):
+    """The latest summary, and the status and version it was written for."""
+
+    summary: str
+    timeline: list[str] = Field(default_factory=list)
+    status: str
+    version: int
+
+
+class TriageReasoningOut(BaseModel):
+    reasoning: str
+    degraded_reason: str | None = None
+    injection_findings: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
+class IncidentReasoning(BaseModel):
+    """The reasoning layer's account of the incident; `plan` is null for a benign verdict."""
+
+    triage: TriageReasoningOut | None = None
+    plan: ResponsePlanOut | None = None
+    summary: IncidentSummaryOut | None = None
+
+
 class IncidentDetail(IncidentSummary):
     summary: str
     confidence: float
@@ -151,6 +196,10 @@ class IncidentDetail(IncidentSummary):
     comments: list[Comment]
     actions: list[Action]
     approvals: list[Approval]
+    reasoning: IncidentReasoning | None = None
+    llm_usage: dict[str, Any] | None = Field(
+        default=None, description="Model calls, tokens and estimated cost of the triage, the plan and the summaries"
+    )
 
 
 class IncidentQuery(_Wire):

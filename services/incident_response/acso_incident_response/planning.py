@@ -8,6 +8,7 @@ A repeated request therefore changes nothing but the alert count.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from acso_shared.runtime import AgentRuntime
 ACTION_EXECUTE = "action.execute"
 TERMINAL = ("succeeded", "failed", "reverted", "rejected", "blocked")
 SYSTEM = "acso"
+# Runs after the deterministic plan has committed (the reasoning layer's response plan).
+AfterPlanning = Callable[[ResponseRequest, str | None, Playbook | None], Awaitable[object]]
 
 
 def action_id_for(incident_id: str, step: str, target: str) -> str:
@@ -60,6 +63,7 @@ class Planner:
         self._settings = settings
         self._playbooks = playbooks
         self._waf_set = waf_set
+        self.after_planning: AfterPlanning | None = None
 
     def context(self, action_id: str, incident_id: str) -> ActionContext:
         return ActionContext(
@@ -85,7 +89,7 @@ class Planner:
             if inserted:
                 await self._open(conn, request, playbook)
             if playbook is not None:
-                await self._plan(conn, request.incident_id, playbook, steps)
+                await self.plan_steps(conn, request.incident_id, playbook.id, steps)
                 await dispatch_ready(conn, request.incident_id)
             result = await self._result(conn, request.incident_id)
             await outbox.add_result(
@@ -93,6 +97,9 @@ class Planner:
                 envelope.reply(kind=RESPONSE_RESULT, sender=lifecycle.SENDER, payload=result.model_dump(mode="json")),
             )
         self._outbox.wake()
+        if self.after_planning is not None:
+            # After the commit: the incident and its deterministic plan never wait for a model.
+            await self.after_planning(request, envelope.workflow_id, playbook)
         return {"incident_id": request.incident_id, "inserted": inserted, "actions": len(result.actions)}
 
     async def _evaluate(self, request: ResponseRequest, playbook: Playbook) -> list[PlannedStep]:
@@ -223,13 +230,20 @@ class Planner:
             conn, incident_id, "playbook", SYSTEM, note, {"playbook": playbook.id if playbook else None}
         )
 
-    async def _plan(
-        self, conn: asyncpg.Connection, incident_id: str, playbook: Playbook, steps: list[PlannedStep]
+    async def plan_steps(
+        self,
+        conn: asyncpg.Connection,
+        incident_id: str,
+        playbook_id: str,
+        steps: list[PlannedStep],
+        *,
+        first_seq: int = 0,
     ) -> None:
+        """Insert the evaluated steps not planned yet, under the blast-radius cap, with their timeline entries."""
         count = await conn.fetchval(
             "SELECT count(*) FROM ir_actions WHERE incident_id = $1 AND status <> 'blocked'", incident_id
         )
-        for seq, planned in enumerate(steps):
+        for seq, planned in enumerate(steps, start=first_seq):
             if planned.decision is None:
                 continue
             decision = planned.decision
@@ -239,7 +253,7 @@ class Planner:
                     "blast_radius_exceeded",
                     f"the incident already has {count} actions (cap {self._settings.blast_radius_max_actions})",
                 )
-            await self._insert_action(conn, incident_id, playbook, seq, planned, decision)
+            await self._insert_action(conn, incident_id, playbook_id, seq, planned, decision)
             if decision.allowed:
                 count += 1
 
@@ -247,7 +261,7 @@ class Planner:
         self,
         conn: asyncpg.Connection,
         incident_id: str,
-        playbook: Playbook,
+        playbook_id: str,
         seq: int,
         planned: PlannedStep,
         decision: Decision,
@@ -270,7 +284,7 @@ class Planner:
             """,
             planned.action_id,
             incident_id,
-            playbook.id,
+            playbook_id,
             step.id,
             seq,
             step.action,

@@ -35,6 +35,12 @@ class Settings(ServiceSettings):
         default="acso-{env}-quarantine-{vpc_id}", description="Name of the no-traffic group, one per VPC"
     )
     deny_all_policy_name: str = "acso-quarantine-deny-all"
+    summary_debounce_s: float = Field(
+        default=5.0, ge=0, description="An incident is summarised once its status has not changed for this long"
+    )
+    summary_lease_s: float = Field(
+        default=300.0, gt=0, description="A summary being written is retried by another worker after this"
+    )
 
     @field_validator("allowed_account_ids", mode="before")
     @classmethod
