@@ -43,11 +43,13 @@ from acso_financial_intelligence.models import (
     SummaryResponse,
     WasteResponse,
 )
+from acso_financial_intelligence.reasoning import ReportNarrator
 from acso_financial_intelligence.settings import Settings
 from acso_financial_intelligence.store import CostStore
 from acso_financial_intelligence.waste_scan import WasteScanner
 from acso_shared.contracts import CostImpactRequest
 from acso_shared.errors import NotFound
+from acso_shared.llm.records import publish_usage
 from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
@@ -127,6 +129,14 @@ class FinanceService:
         # One analysis at a time: a refresh and an import finishing together would only repeat work.
         self._analysis = asyncio.Lock()
         self._ce_forecast_failed: tuple[datetime, str] | None = None
+        self._narrator = ReportNarrator(
+            runtime.reasoning,
+            runtime.db,
+            self.store,
+            lambda outcome: publish_usage(
+                runtime.clients, f"acso-{settings.env}/reasoning", Agent.FINANCIAL_INTELLIGENCE.value, outcome
+            ),
+        )
 
     # -- refresh ---------------------------------------------------------------------------
     async def refresh_if_stale(self, now: datetime) -> RefreshResult | None:
@@ -335,7 +345,7 @@ class FinanceService:
         records = await self.store.records(start - timedelta(days=period), last)
         stored = await self.store.latest_forecast()
         waste = waste or await self.waste(now)
-        return build_executive_report(
+        report = build_executive_report(
             records,
             generated_at=now,
             period_days=period,
@@ -345,6 +355,7 @@ class FinanceService:
             tag_coverage=await self._coverage(records, start, last),
             incidents=await self.store.recent_impacts(),
         )
+        return await self._narrator.narrate(report)
 
     # -- incidents -------------------------------------------------------------------------
     async def incident_impact(self, request: CostImpactRequest, now: datetime) -> IncidentCostImpact:

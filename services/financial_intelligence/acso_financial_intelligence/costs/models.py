@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -268,6 +268,23 @@ class SecurityFinding(_Model):
     resource_ids: list[str] = Field(default_factory=list)
 
 
+class ReportNarrative(BaseModel):
+    """The executive narrative and how it was written (`reasoning`: llm or deterministic); other stored keys drop."""
+
+    model_config = ConfigDict(frozen=True)
+    reasoning: Literal["llm", "deterministic"]
+    headline: str
+    narrative: str
+    recommendations: list[str] = Field(default_factory=list)
+    confidence: float
+    provider: str
+    model_id: str | None = None
+    degraded_reason: str | None = None
+    injection_findings: list[dict[str, Any]] = Field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
 class ExecutiveReport(_Model):
     generated_at: datetime
     currency: str = "USD"
@@ -280,4 +297,5 @@ class ExecutiveReport(_Model):
     tag_coverage: list[TagCoverage] = Field(default_factory=list)
     incidents: list[IncidentCostImpact]
     highlights: list[str]
-    reasoning: Literal["deterministic"] = "deterministic"
+    reasoning: Literal["llm", "deterministic"] = "deterministic"
+    narrative: ReportNarrative | None = None

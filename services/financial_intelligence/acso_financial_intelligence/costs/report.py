@@ -285,6 +285,20 @@ ul{{padding-left:20px;line-height:1.5}}
 """
 
 
+def _narrative_html(report: ExecutiveReport) -> str:
+    """The narrative paragraph(s); its text may come from a model, so it is escaped like any data."""
+    n = report.narrative
+    if n is None:
+        return ""
+    paragraphs = "".join(f"<p>{escape(p.strip())}</p>" for p in n.narrative.split("\n\n") if p.strip())
+    actions = "".join(f"<li>{escape(r)}</li>" for r in n.recommendations)
+    return (
+        f"<h2>Summary</h2><p><strong>{escape(n.headline)}</strong></p>{paragraphs}"
+        + (f"<ul>{actions}</ul>" if actions else "")
+        + f'<div class="muted">written by: {escape(n.reasoning)}</div>'
+    )
+
+
 def render_executive_html(report: ExecutiveReport) -> str:
     """The executive report as one self-contained HTML page (no scripts, no external resources)."""
     cur = report.currency
@@ -311,6 +325,7 @@ def render_executive_html(report: ExecutiveReport) -> str:
         f"<h1>Cloud cost report</h1><div class=\"muted\">{s.start} to {s.end} · generated "
         f"{report.generated_at:%Y-%m-%d %H:%M} UTC · analysis: {escape(report.reasoning)}</div>",
         f'<table class="kpis"><tr>{kpi_html}</tr></table>',
+        _narrative_html(report),
         "<h2>Highlights</h2><ul>" + "".join(f"<li>{escape(h)}</li>" for h in report.highlights) + "</ul>",
         "<h2>Cost trend and forecast</h2>" + trend_chart_svg(report),
     ]
