@@ -53,7 +53,7 @@ lint: setup ## ruff
 	$(VENV)/bin/ruff check shared services lambdas tests bench devtools
 
 typecheck: setup ## mypy (strict)
-	$(VENV)/bin/mypy shared/acso_shared services/*/acso_* lambdas/*/acso_lambda_*
+	$(VENV)/bin/mypy shared/acso_shared $(filter-out %.egg-info,$(wildcard services/*/acso_*)) $(filter-out %.egg-info,$(wildcard lambdas/*/acso_lambda_*))
 
 bench: setup ## Benchmarks; each prints a table
 	@for script in bench/*_bench.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 import pytest
+
 from acso_lambda_auth import handler as auth_handler
 from acso_lambda_auth.handler import build_authorizer
 from acso_lambda_auth.models import parse_event
 from acso_lambda_auth.settings import AuthSettings
-
 from tests.support.stack import TestStack
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ from typing import Any
 
 import boto3
 import pytest
+
 from acso_lambda_data_processing import handler as dp_handler
 from acso_lambda_data_processing.models import objects_in
 from acso_lambda_data_processing.service import INGEST_KIND, ObjectProcessor, ObjectRef, load_rules
 from acso_lambda_data_processing.settings import DataProcessingSettings
-
 from acso_shared.alerts import normalize_payload
 from acso_shared.messaging.envelope import Envelope
 from tests.fixtures.cloudtrail.samples import SCENARIOS

@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
+
 from acso_lambda_notification import handler as notification_handler
 from acso_lambda_notification.handler import NotificationFailed, build_notifier
 from acso_lambda_notification.models import IncidentNotification
 from acso_lambda_notification.settings import NotificationSettings
-
 from acso_shared.auth.webhooks import SIGNATURE_HEADER, compute_signature, parse_signature_header
 from tests.fakes.slack import FakeSlack, start_fake_slack
 from tests.support.stack import TestStack

@@ -6,13 +6,13 @@ import gzip
 from typing import Any
 
 import pytest
+
 from acso_lambda_auth.models import STREAM_PATH, EventKind, parse_event
 from acso_lambda_data_processing.flowlogs import iter_flow_records, looks_like_flow_log
 from acso_lambda_data_processing.models import objects_in
 from acso_lambda_notification.delivery import DeliveryError, RetryPolicy, send_with_retries
 from acso_lambda_notification.formatting import email_content, slack_payload
 from acso_lambda_notification.models import IncidentNotification
-
 from acso_shared.errors import Invalid
 
 pytestmark = pytest.mark.unit
