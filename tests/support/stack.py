@@ -137,8 +137,8 @@ def start_system(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         **os.environ,
         **CREDENTIALS,
         "ACSO_DATA_DIR": str(data_dir),
-        "ACSO_EMULATOR_PORT": str(free_port()),
-        "ACSO_POSTGRES_PORT": str(free_port()),
+        "ACSO_EMULATOR_PORT": str(_free_port_outside(base, len(Agent))),
+        "ACSO_POSTGRES_PORT": str(_free_port_outside(base, len(Agent))),
         "ACSO_BASE_PORT": str(base),
         **(extra_env or {}),
     }
@@ -169,6 +169,16 @@ def start_system(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         yield system
     finally:
         stop_process(process, grace_s=60)
+
+
+def _free_port_outside(base: int, size: int) -> int:
+    """A free port not inside the services' block: nothing is bound there yet, so the OS could hand
+    one of those ports out again and a service would then fail to bind it."""
+    for _ in range(50):
+        port = free_port()
+        if not base <= port < base + size:
+            return port
+    raise RuntimeError("no free port outside the services' block")
 
 
 def _free_block(size: int) -> int:

@@ -190,7 +190,8 @@ class LocalStack:
             while True:
                 if service.process is not None and service.process.poll() is not None:
                     raise RuntimeError(
-                        f"{service.agent.value} exited with {service.process.returncode}; see {service.log_path}"
+                        f"{service.agent.value} exited with {service.process.returncode}; see {service.log_path}\n"
+                        f"{_tail(service.log_path)}"
                     )
                 try:
                     status = wait_for_http(f"{service.url}/readyz", timeout_s=remaining, process=service.process)
