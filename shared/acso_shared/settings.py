@@ -27,6 +27,9 @@ class AcsoSettings(BaseSettings):
     env: str = Field(default="local", pattern=r"^[a-z][a-z0-9-]{1,15}$")
     aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    # Per-service endpoints, e.g. {"config": "http://..."}: for an AWS API the main emulator lacks
+    # (moto has no Config compliance queries) or a VPC interface endpoint. Wins over the above.
+    aws_service_endpoints: dict[str, str] = Field(default_factory=dict)
     aws_account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -88,6 +91,9 @@ class ServiceSettings(AcsoSettings):
     openai_model: str | None = None
     openai_api_key: SecretStr | None = None
     llm_call_timeout_s: float = Field(default=30.0, gt=0)
+    # AWS Config compliance shown on incidents and operation previews (context, never a gate).
+    config_compliance_enabled: bool = True
+    config_compliance_cache_s: float = Field(default=60.0, ge=0)
 
     @property
     def llm(self) -> LlmSettings:

@@ -13,7 +13,6 @@ from acso_service_orchestration import __version__
 from acso_service_orchestration.itsm.credentials import SecretsManagerReader
 from acso_service_orchestration.itsm.http import RetryPolicy
 from acso_service_orchestration.keys import INBOUND, OPERATIONS, SYNC, TICKET_STORE
-from acso_service_orchestration.operations.compliance import ComplianceReader
 from acso_service_orchestration.operations.service import OperationsService
 from acso_service_orchestration.operations.ssm import SsmRunner
 from acso_service_orchestration.operations.store import OperationStore
@@ -25,6 +24,7 @@ from acso_service_orchestration.tickets.integrations import IntegrationRegistry
 from acso_service_orchestration.tickets.store import TicketStore
 from acso_service_orchestration.tickets.sync import TicketSyncService
 from acso_shared.auth.webhooks import WebhookVerifier
+from acso_shared.aws.compliance import ComplianceReader
 from acso_shared.contracts import OPERATION_REQUEST, TICKET_SYNC
 from acso_shared.db.registry import agent_migrations
 from acso_shared.llm.records import publish_usage
@@ -107,7 +107,9 @@ def create_app(settings: Settings) -> web.Application:
             poll_interval_s=settings.operations_poll_interval_s,
             instance_timeout_s=settings.operations_instance_timeout_s,
         ),
-        ComplianceReader(config, enabled=settings.config_compliance_enabled),
+        ComplianceReader(
+            config, enabled=settings.config_compliance_enabled, cache_s=settings.config_compliance_cache_s
+        ),
         to_incident_response,
         runtime.instance_id,
         write_change_request=writer.write,

@@ -98,7 +98,6 @@ class Settings(ServiceSettings):
     operations_instance_timeout_s: float = Field(default=3600.0, gt=0)
     operations_scheduler_interval_s: float = Field(default=30.0, gt=0)
     operations_runbooks: dict[str, RunbookSpec] = Field(default_factory=lambda: dict(DEFAULT_RUNBOOKS))
-    config_compliance_enabled: bool = True
 
     @field_validator("operations_production_values", mode="before")
     @classmethod

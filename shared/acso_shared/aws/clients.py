@@ -97,7 +97,9 @@ class AwsClientFactory:
             self._session.create_client(
                 service,  # type: ignore[call-overload]
                 region_name=self._settings.aws_region,
-                endpoint_url=endpoint_url or self._settings.aws_endpoint_url,
+                endpoint_url=endpoint_url
+                or self._settings.aws_service_endpoints.get(service)
+                or self._settings.aws_endpoint_url,
                 config=self._config,
             )
         )

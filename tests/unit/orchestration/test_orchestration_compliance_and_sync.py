@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from acso_service_orchestration.operations.compliance import ComplianceReader, compliance_from_results
 from acso_service_orchestration.tickets.sync import comment_key, retry_delay, to_snapshot
+from acso_shared.aws.compliance import ComplianceReader, compliance_from_results
 from acso_shared.contracts import IncidentComment, TicketSync
 from acso_shared.errors import Invalid
 

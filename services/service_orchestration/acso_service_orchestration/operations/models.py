@@ -8,11 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from acso_shared.aws.compliance import ResourceCompliance
+
 OperationType = Literal["restart_service", "patch", "collect_forensics", "rotate_credential", "run_runbook"]
 Risk = Literal["low", "medium", "high"]
 OperationStatus = Literal["pending_approval", "approved", "running", "succeeded", "failed", "partially_failed"]
 InstanceStatus = Literal["pending", "in_progress", "succeeded", "failed", "timed_out", "cancelled"]
-ComplianceState = Literal["compliant", "non_compliant", "not_evaluated", "unknown"]
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _TAG_PART = re.compile(r"^[\w .:/=+\-@]{1,128}$")
@@ -56,23 +57,6 @@ class OperationCreate(BaseModel):
         if bool(self.instance_ids) == bool(self.tag_filter):
             raise ValueError("select instances by instance_ids or by tag_filter (exactly one)")
         return self
-
-
-class ComplianceRule(BaseModel):
-    rule: str
-    compliance: str
-    annotation: str | None = None
-    recorded_at: datetime | None = None
-
-
-class ResourceCompliance(BaseModel):
-    """AWS Config's verdict on one resource: every rule evaluated against it."""
-
-    resource_type: str
-    resource_id: str
-    state: ComplianceState
-    rules: list[ComplianceRule] = Field(default_factory=list)
-    reason: str | None = Field(default=None, description="Why the state is unknown")
 
 
 class WindowCheck(BaseModel):

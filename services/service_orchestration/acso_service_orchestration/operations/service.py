@@ -20,7 +20,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from acso_service_orchestration.operations.compliance import ComplianceReader
 from acso_service_orchestration.operations.models import (
     Operation,
     OperationCreate,
@@ -34,6 +33,7 @@ from acso_service_orchestration.operations.ssm import CommandPlan, InstanceRun, 
 from acso_service_orchestration.operations.store import OperationStore
 from acso_service_orchestration.settings import Settings
 from acso_shared.aws.clients import translate_aws_error
+from acso_shared.aws.compliance import ComplianceReader
 from acso_shared.contracts import OPERATION_RESULT, OperationRequest, OperationResult
 from acso_shared.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from acso_shared.logging import get_logger

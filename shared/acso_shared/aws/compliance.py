@@ -1,28 +1,51 @@
 """AWS Config compliance of a resource: every Config rule evaluated against it.
 
 Uses `GetComplianceDetailsByResource` (paged by NextToken). Compliance is context, not a gate:
-when Config is not recording, the caller lacks permission or the API is missing (the local
-emulator has no compliance queries), the result is state `unknown` with the reason, and the
-operation or incident goes on.
+when Config is not recording, the caller lacks permission or the API is missing (moto has no
+compliance queries), the result is state `unknown` with the reason, and the operation or
+incident goes on. Used by operation previews (service orchestration) and incidents (incident
+response); verdicts are cached briefly so a busy incident page does not multiply Config calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field
 
-from acso_service_orchestration.operations.models import ComplianceRule, ComplianceState, ResourceCompliance
 from acso_shared.aws.clients import error_code
 from acso_shared.logging import get_logger
 
-log = get_logger("acso.orchestration.compliance")
+log = get_logger("acso.aws.compliance")
+
+ComplianceState = Literal["compliant", "non_compliant", "not_evaluated", "unknown"]
 
 EC2_INSTANCE = "AWS::EC2::Instance"
+S3_BUCKET = "AWS::S3::Bucket"
+IAM_USER = "AWS::IAM::User"
 _MAX_PAGES = 10
+
+
+class ComplianceRule(BaseModel):
+    rule: str
+    compliance: str
+    annotation: str | None = None
+    recorded_at: datetime | None = None
+
+
+class ResourceCompliance(BaseModel):
+    """AWS Config's verdict on one resource: every rule evaluated against it."""
+
+    resource_type: str
+    resource_id: str
+    state: ComplianceState
+    rules: list[ComplianceRule] = Field(default_factory=list)
+    reason: str | None = Field(default=None, description="Why the state is unknown")
 
 
 def compliance_from_results(
@@ -56,12 +79,27 @@ def compliance_from_results(
 
 
 class ComplianceReader:
-    """Reads resource compliance through an aiobotocore `config` client."""
+    """Reads resource compliance through an aiobotocore `config` client.
 
-    def __init__(self, client: Callable[[], Awaitable[Any]], *, enabled: bool = True, concurrency: int = 5) -> None:
+    `cache_s` keeps each verdict that long (0 disables the cache); `unknown` verdicts are not
+    cached, so a fixed permission or a Config recorder turned on shows at the next read.
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], Awaitable[Any]],
+        *,
+        enabled: bool = True,
+        concurrency: int = 5,
+        cache_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._enabled = enabled
         self._slots = asyncio.Semaphore(concurrency)
+        self._cache_s = cache_s
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, ResourceCompliance]] = {}
 
     async def resource(self, resource_id: str, resource_type: str = EC2_INSTANCE) -> ResourceCompliance:
         """The compliance of one resource; never raises for AWS failures."""
@@ -69,6 +107,10 @@ class ComplianceReader:
             return ResourceCompliance(
                 resource_type=resource_type, resource_id=resource_id, state="unknown", reason="config_disabled"
             )
+        key = (resource_type, resource_id)
+        cached = self._cache.get(key)
+        if cached is not None and self._clock() - cached[0] < self._cache_s:
+            return cached[1]
         results: list[Mapping[str, Any]] = []
         try:
             async with self._slots:
@@ -87,11 +129,20 @@ class ComplianceReader:
             return self._unknown(resource_type, resource_id, f"config_error:{error_code(err) or 'unknown'}")
         except BotoCoreError as err:
             return self._unknown(resource_type, resource_id, f"config_unreachable:{type(err).__name__}")
-        return compliance_from_results(resource_type, resource_id, results)
+        verdict = compliance_from_results(resource_type, resource_id, results)
+        if self._cache_s > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (self._clock(), verdict)
+        return verdict
 
     async def resources(self, resource_ids: list[str], resource_type: str = EC2_INSTANCE) -> list[ResourceCompliance]:
-        """The compliance of several resources, in order."""
+        """The compliance of several resources of one type, in order."""
         return list(await asyncio.gather(*(self.resource(r, resource_type) for r in resource_ids)))
+
+    async def mixed(self, resources: Sequence[tuple[str, str]]) -> list[ResourceCompliance]:
+        """The compliance of (resource_type, resource_id) pairs, in order."""
+        return list(await asyncio.gather(*(self.resource(rid, rtype) for rtype, rid in resources)))
 
     @staticmethod
     def _unknown(resource_type: str, resource_id: str, reason: str) -> ResourceCompliance:
