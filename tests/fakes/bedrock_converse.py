@@ -10,8 +10,6 @@ through `endpoint_url`; every received request is kept for assertions.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import math
@@ -19,15 +17,11 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
-_AUTH = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[a-z-]+)"
-    r"/aws4_request,"
-    r"\s*SignedHeaders=(?P<signed>[a-z0-9;-]+),\s*Signature=(?P<sig>[0-9a-f]{64})$"
-)
+from tests.fakes.sigv4 import sigv4_problem
+
 _BLOCK_KEYS = {
     "text",
     "image",
@@ -101,42 +95,6 @@ class Received:
 
 class ValidationFailed(Exception):
     pass
-
-
-def _sigv4_ok(request: web.Request, body: bytes, secrets: dict[str, str]) -> str | None:
-    """None when the SigV4 signature verifies, else the reason it does not."""
-    match = _AUTH.match(request.headers.get("Authorization", ""))
-    if match is None:
-        return "missing or malformed SigV4 Authorization header"
-    if match["service"] != "bedrock":
-        return f"signed for service {match['service']}, expected bedrock"
-    secret = secrets.get(match["key"])
-    if secret is None:
-        return f"unknown access key {match['key']}"
-    amz_date = request.headers.get("X-Amz-Date", "")
-    signed = match["signed"].split(";")
-    canonical_headers = "".join(f"{name}:{' '.join(request.headers.get(name, '').split())}\n" for name in signed)
-    payload_hash = request.headers.get("X-Amz-Content-SHA256") or hashlib.sha256(body).hexdigest()
-    query = "&".join(sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in request.query.items()))
-    canonical = "\n".join(
-        [
-            request.method,
-            quote(request.raw_path.split("?")[0], safe="/~"),
-            query,
-            canonical_headers,
-            match["signed"],
-            payload_hash,
-        ]
-    )
-    scope = f"{match['date']}/{match['region']}/{match['service']}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = f"AWS4{secret}".encode()
-    for part in (match["date"], match["region"], match["service"], "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, match["sig"]):
-        return "signature does not match"
-    return None
 
 
 def validate_converse_body(body: dict[str, Any]) -> None:
@@ -251,7 +209,7 @@ class FakeBedrockRuntime:
 
     async def _converse(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        problem = _sigv4_ok(request, raw, self.credentials)
+        problem = sigv4_problem(request, raw, self.credentials, service="bedrock")
         if problem is not None:
             self.rejected.append(problem)
             return _error(403, "UnrecognizedClientException", problem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from aiohttp import web
 
@@ -18,6 +19,7 @@ from acso_incident_response.playbook import load_playbooks
 from acso_incident_response.reasoning import IncidentReasoner
 from acso_incident_response.routes import router
 from acso_incident_response.settings import Settings
+from acso_shared.aws.compliance import ComplianceReader
 from acso_shared.contracts import INCIDENT_ALERTS_UPDATED, INCIDENT_EXTERNAL_UPDATE, RESPONSE_REQUEST
 from acso_shared.db.registry import agent_migrations
 from acso_shared.llm.records import publish_usage
@@ -49,7 +51,14 @@ def create_app(settings: Settings) -> web.Application:
     )
     planner.after_planning = reasoner.plan
     executor = Executor(runtime, settings, planner, pump)
-    incidents = Incidents(runtime, settings, pump)
+
+    async def config() -> Any:
+        return await runtime.clients.client("config")
+
+    compliance = ComplianceReader(
+        config, enabled=settings.config_compliance_enabled, cache_s=settings.config_compliance_cache_s
+    )
+    incidents = Incidents(runtime, settings, pump, compliance)
     approvals = Approvals(runtime, pump)
     runtime.add_handlers(
         {

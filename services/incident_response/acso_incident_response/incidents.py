@@ -12,6 +12,7 @@ import asyncpg
 from acso_incident_response import lifecycle
 from acso_incident_response.actions.catalog import ACTIONS
 from acso_incident_response.approvals import APPROVALS_SELECT, approval_of
+from acso_incident_response.compliance import config_resources
 from acso_incident_response.models import (
     Action,
     ActionList,
@@ -30,6 +31,7 @@ from acso_incident_response.models import (
 from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.settings import Settings
 from acso_incident_response.sla import sla_of
+from acso_shared.aws.compliance import ComplianceReader
 from acso_shared.contracts import IncidentAlertsUpdated, IncidentExternalUpdate
 from acso_shared.errors import Conflict, Invalid, NotFound
 from acso_shared.messaging.envelope import Envelope
@@ -76,10 +78,13 @@ def action_of(row: asyncpg.Record) -> Action:
 
 
 class Incidents:
-    def __init__(self, runtime: AgentRuntime, settings: Settings, pump: OutboxPump) -> None:
+    def __init__(
+        self, runtime: AgentRuntime, settings: Settings, pump: OutboxPump, compliance: ComplianceReader
+    ) -> None:
         self._runtime = runtime
         self._outbox = pump
         self._settings = settings
+        self._compliance = compliance
 
     def _summary_fields(self, row: asyncpg.Record, now: datetime) -> dict[str, Any]:
         return {
@@ -141,6 +146,13 @@ class Incidents:
         timeline = await db.fetch("SELECT * FROM ir_timeline WHERE incident_id = $1 ORDER BY id", incident_id)
         comments = await db.fetch("SELECT * FROM ir_comments WHERE incident_id = $1 ORDER BY id", incident_id)
         approvals = await db.fetch(f"{APPROVALS_SELECT} WHERE p.incident_id = $1 ORDER BY p.requested_at", incident_id)
+        actions = (await self.actions(incident_id)).items
+        key_users = await db.fetch(
+            "SELECT DISTINCT target_user FROM ir_actions WHERE incident_id = $1 AND target_user IS NOT NULL",
+            incident_id,
+        )
+        observable_refs = [ObservableRef(type=o["type"], value=o["value"]) for o in observables]
+        resources = config_resources(observable_refs, actions, [u["target_user"] for u in key_users])
         return IncidentDetail(
             **self._summary_fields(row, row["now"]),
             summary=row["summary"],
@@ -161,7 +173,7 @@ class Incidents:
                 )
                 for a in alerts
             ],
-            observables=[ObservableRef(type=o["type"], value=o["value"]) for o in observables],
+            observables=observable_refs,
             timeline=[
                 TimelineEntry(
                     id=t["id"], at=t["at"], kind=t["kind"], actor=t["actor"], summary=t["summary"], data=t["data"]
@@ -172,10 +184,11 @@ class Incidents:
                 Comment(id=c["id"], author=c["author"], text=c["text"], source=c["source"], created_at=c["created_at"])
                 for c in comments
             ],
-            actions=(await self.actions(incident_id)).items,
+            actions=actions,
             approvals=[approval_of(a) for a in approvals],
             reasoning=IncidentReasoning.model_validate(row["reasoning"]) if row["reasoning"] else None,
             llm_usage=row["llm_usage"],
+            compliance=await self._compliance.mixed(resources),
         )
 
     async def actions(self, incident_id: str) -> ActionList:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from acso_shared.alerts.models import SeverityLabel
+from acso_shared.aws.compliance import ResourceCompliance
 from acso_shared.contracts import IncidentStatus
 
 ActionStatus = Literal[
@@ -199,6 +200,10 @@ class IncidentDetail(IncidentSummary):
     reasoning: IncidentReasoning | None = None
     llm_usage: dict[str, Any] | None = Field(
         default=None, description="Model calls, tokens and estimated cost of the triage, the plan and the summaries"
+    )
+    compliance: list[ResourceCompliance] = Field(
+        default_factory=list,
+        description="AWS Config's verdict on each of the incident's resources (read live, cached briefly)",
     )
 
 

@@ -120,6 +120,7 @@ MATRIX: Final[tuple[Rule, ...]] = (
     _r(G, "/v1/operations", "operations.read", EVERYONE),
     _r(G, "/v1/operations/{id}", "operations.read", EVERYONE),
     _r(P, "/v1/operations/{id}/approve", "operations.approve", OPERATORS),
+    _r(P, "/v1/operations/{id}/reject", "operations.approve", OPERATORS),
     _r(G, "/v1/tickets", "tickets.read", EVERYONE, MACHINE_READ),
     _r(P, "/v1/webhooks/itsm/{system}", "webhooks.itsm", scopes=frozenset({Scope.WEBHOOKS_WRITE}),
        auth=AuthMethod.WEBHOOK_HMAC),
