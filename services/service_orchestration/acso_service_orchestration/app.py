@@ -46,6 +46,10 @@ class _LazySecrets:
             self._reader = SecretsManagerReader(await self._runtime.clients.client("secretsmanager"))
         return await self._reader.read(secret_id)
 
+    def forget(self, secret_id: str) -> None:
+        if self._reader is not None:
+            self._reader.forget(secret_id)
+
 
 def create_app(settings: Settings) -> web.Application:
     runtime = AgentRuntime(

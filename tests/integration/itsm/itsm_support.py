@@ -36,6 +36,9 @@ class DictSecrets:
             raise NotFound("itsm_secret_not_found", secret_id)
         return self._values[secret_id]
 
+    def forget(self, secret_id: str) -> None:
+        """Nothing is cached here: every read sees the current value."""
+
 
 class MemoryClaims:
     """The replay store of the webhook verifier (DynamoDB in the service)."""

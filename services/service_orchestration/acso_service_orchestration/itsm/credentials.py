@@ -39,6 +39,10 @@ class SecretReader(Protocol):
         """The SecretString of `secret_id`."""
         ...
 
+    def forget(self, secret_id: str) -> None:
+        """Drop any cached value of `secret_id`, so the next read goes to the source."""
+        ...
+
 
 class SecretsManagerReader:
     """Reads SecretStrings through a Secrets Manager client, caching them for `ttl_s`.

@@ -2,7 +2,9 @@
 
 Adapters are built lazily, not at start: a missing or malformed secret must not keep the service
 (and the rest of the incident workflow) from starting; it shows up as a failing sync instead,
-and a fixed secret is picked up on the next attempt.
+and a fixed secret is picked up on the next attempt (a failed build drops the cached secret).
+An adapter whose credentials the ITSM refuses (401/403) is dropped too, so rotated credentials
+take effect without a restart.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from acso_service_orchestration.itsm.factory import build_adapter
 from acso_service_orchestration.itsm.http import RetryPolicy
 from acso_service_orchestration.itsm.models import IntegrationConfig, ItsmSystem
 from acso_shared.auth.webhooks import WebhookVerifier
-from acso_shared.errors import NotFound
+from acso_shared.errors import NotFound, Upstream
 
 
 class IntegrationRegistry:
@@ -63,9 +65,21 @@ class IntegrationRegistry:
                 return existing
             if self._session is None:
                 self._session = aiohttp.ClientSession()
-            adapter = await build_adapter(config, self._secrets, self._session, self._verifier, retry=self._retry)
+            try:
+                adapter = await build_adapter(config, self._secrets, self._session, self._verifier, retry=self._retry)
+            except Exception:
+                self._secrets.forget(config.credentials_secret_id)
+                raise
             self._adapters[system] = adapter
             return adapter
+
+    def failed(self, system: ItsmSystem, err: Exception) -> None:
+        """Note a failed call: credentials the ITSM refused are read afresh for the next attempt."""
+        if isinstance(err, Upstream) and err.details.get("status") in (401, 403):
+            self._adapters.pop(system, None)
+            config = self._configs.get(system)
+            if config is not None:
+                self._secrets.forget(config.credentials_secret_id)
 
     async def aclose(self) -> None:
         """Close the shared HTTP session."""

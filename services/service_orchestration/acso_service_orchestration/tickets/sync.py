@@ -122,6 +122,7 @@ class TicketSyncService:
         except asyncio.CancelledError:
             raise
         except Exception as err:
+            self._registry.failed(system, err)
             attempts = work.attempts + 1
             delay = retry_delay(attempts, self._retry_base_s, self._retry_max_s)
             log.warning(
