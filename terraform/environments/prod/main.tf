@@ -42,6 +42,13 @@ module "security" {
   knowledge_base_arn      = module.ai.knowledge_base_arn
   ecr_repository_arns     = module.compute.ecr_repository_arns
   log_group_arns          = module.monitoring.agent_log_group_arns
+
+  # The supervisor's WebSocket wiring. security -> api -> security is no cycle: Terraform orders
+  # resources, not modules; the WebSocket API (the @connections ARN is built from its id) uses
+  # nothing of security's and the ws-gateway secret only its KMS key, never the role policies
+  # that read them. So the real ARNs are passed, not rebuilt from names or put in SSM.
+  websocket_manage_connections_arn = module.api.websocket_manage_connections_arn
+  ws_gateway_secret_arn            = module.api.ws_gateway_secret_arn
 }
 
 module "network" {
@@ -173,4 +180,9 @@ module "compute" {
   app_client_id         = module.security.app_client_id
   min_capacity          = var.min_capacity
   max_capacity          = var.max_capacity
+
+  # Known once the WebSocket stage exists; the stage depends on nothing in compute (the ALB and NLB
+  # live in the api module), so the supervisor's task definition can wait for it without a cycle.
+  ws_management_endpoint = module.api.websocket_management_endpoint
+  ws_gateway_secret_arn  = module.api.ws_gateway_secret_arn
 }

@@ -27,6 +27,18 @@ locals {
   container_secrets = {
     ACSO_DATABASE_URL = var.database_secret_arn
   }
+
+  # What one agent needs on top of the above (merged by agent key). The supervisor is the back end
+  # of the API Gateway WebSocket API (acso_supervisor.ws_gateway): it pushes live events through
+  # the stage's @connections endpoint and accepts /v1/ws/* calls only with the header value the
+  # api module's integrations send (kept in the acso-<env>/ws-gateway secret, read by ECS at start).
+  agent_environment = {
+    supervisor = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }
+  }
+
+  agent_secrets = {
+    supervisor = { ACSO_WS_GATEWAY_SECRET = var.ws_gateway_secret_arn }
+  }
 }
 
 # --- ECR ---------------------------------------------------------------------------------------
@@ -135,8 +147,8 @@ resource "aws_ecs_task_definition" "this" {
       essential              = true
       readonlyRootFilesystem = true
       portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
-      environment            = [for k, v in merge(local.container_environment, { ACSO_SERVICE_PORT = tostring(each.value.port) }) : { name = k, value = v }]
-      secrets                = [for k, v in local.container_secrets : { name = k, valueFrom = v }]
+      environment            = [for k, v in merge(local.container_environment, { ACSO_SERVICE_PORT = tostring(each.value.port) }, lookup(local.agent_environment, each.key, {})) : { name = k, value = v }]
+      secrets                = [for k, v in merge(local.container_secrets, lookup(local.agent_secrets, each.key, {})) : { name = k, valueFrom = v }]
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
       healthCheck = {
         command     = ["CMD-SHELL", "python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:${each.value.port}/healthz', timeout=3)\" || exit 1"]

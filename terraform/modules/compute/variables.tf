@@ -86,6 +86,21 @@ variable "database_secret_arn" {
   type        = string
 }
 
+variable "ws_management_endpoint" {
+  description = "The supervisor's ACSO_WS_MANAGEMENT_ENDPOINT: https:// endpoint of the WebSocket API stage's @connections API (api module output websocket_management_endpoint)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[^/]+/[A-Za-z0-9_]+$", var.ws_management_endpoint))
+    error_message = "ws_management_endpoint must look like https://<api-id>.execute-api.<region>.amazonaws.com/<stage>."
+  }
+}
+
+variable "ws_gateway_secret_arn" {
+  description = "ARN of the secret ECS injects into the supervisor as ACSO_WS_GATEWAY_SECRET (the header value API Gateway's WebSocket integrations send; api module output ws_gateway_secret_arn)."
+  type        = string
+}
+
 variable "log_level" {
   description = "ACSO_LOG_LEVEL of the services."
   type        = string

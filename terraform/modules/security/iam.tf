@@ -5,6 +5,7 @@
 #   - cloudtrail:LookupEvents                                   (no resource-level permissions)
 #   - ce:Get*/pricing:GetProducts                               (Cost Explorer/Pricing have none)
 #   - ec2:Describe*, ssm:GetCommandInvocation, ecr:GetAuthorizationToken (list/describe/token calls)
+#   - config:GetComplianceDetailsByResource                     (Config has no resource-level permissions for it)
 
 locals {
   kebab = { for k, _ in var.agents : k => replace(k, "_", "-") }
@@ -104,6 +105,21 @@ locals {
     conditions = local.no_conditions
   }
 
+  # AWS Config verdicts shown on incidents and operation previews (acso_shared.aws.compliance calls
+  # GetComplianceDetailsByResource only). Read-only; the action takes no resource ARN, so "*".
+  read_config_compliance = {
+    sid        = "ReadConfigCompliance"
+    actions    = ["config:GetComplianceDetailsByResource"]
+    resources  = ["*"]
+    conditions = local.no_conditions
+  }
+
+  # Secrets ECS injects into one agent's container only (agent_secrets in the compute module), on
+  # top of the database URL every agent gets: the execution role reads them at task start.
+  agent_startup_secrets = {
+    supervisor = [var.ws_gateway_secret_arn]
+  }
+
   # Containment never touches resources tagged acso:protected=true (the scope guard in code
   # checks the same tag; IAM makes it hold even if the code is wrong).
   unprotected = [{
@@ -142,6 +158,14 @@ locals {
         sid        = "ReadWebhookSigningKey"
         actions    = ["secretsmanager:GetSecretValue"]
         resources  = [aws_secretsmanager_secret.integration["webhook_signing"].arn]
+        conditions = local.no_conditions
+      },
+      {
+        # Push live events to the WebSocket API's connections (acso_supervisor.ws_gateway:
+        # post_to_connection on the stage's @connections API), nothing else of the API.
+        sid        = "PostToWebSocketConnections"
+        actions    = ["execute-api:ManageConnections"]
+        resources  = [var.websocket_manage_connections_arn]
         conditions = local.no_conditions
       },
       local.retrieve_knowledge,
@@ -216,6 +240,7 @@ locals {
         resources  = [aws_secretsmanager_secret.integration["slack"].arn]
         conditions = local.no_conditions
       },
+      local.read_config_compliance,
       local.retrieve_knowledge,
       local.put_events,
       local.publish_notifications,
@@ -249,12 +274,7 @@ locals {
         resources  = ["*"]
         conditions = local.no_conditions
       },
-      {
-        sid        = "ReadConfigCompliance"
-        actions    = ["config:DescribeComplianceByConfigRule", "config:GetComplianceDetailsByConfigRule"]
-        resources  = ["arn:${local.partition}:config:${local.region}:${local.account_id}:config-rule/*"]
-        conditions = local.no_conditions
-      },
+      local.read_config_compliance,
       {
         sid        = "ReadItsmCredentials"
         actions    = ["secretsmanager:GetSecretValue"]
@@ -352,9 +372,9 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid       = "ReadDatabaseUrl"
+    sid       = "ReadStartupSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.database_secret_arn]
+    resources = concat([var.database_secret_arn], lookup(local.agent_startup_secrets, each.key, []))
   }
 
   statement {

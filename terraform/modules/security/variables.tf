@@ -88,8 +88,8 @@ variable "deletion_protection" {
   default     = true
 }
 
-# ARNs of the resources the roles are scoped to. They come from the data, messaging, ai, compute
-# and monitoring modules; Terraform orders the individual resources, so the graph has no cycle.
+# ARNs of the resources the roles are scoped to. They come from the data, messaging, ai, compute,
+# monitoring and api modules; Terraform orders the individual resources, so the graph has no cycle.
 
 variable "task_queue_arns" {
   description = "Task queue ARN of each agent."
@@ -158,6 +158,16 @@ variable "guardrail_arn" {
 
 variable "knowledge_base_arn" {
   description = "ARN of the Bedrock knowledge base."
+  type        = string
+}
+
+variable "websocket_manage_connections_arn" {
+  description = "execute-api:ManageConnections resource of the WebSocket stage's connections, granted to the supervisor's task role (api module output)."
+  type        = string
+}
+
+variable "ws_gateway_secret_arn" {
+  description = "Secret ECS injects into the supervisor as ACSO_WS_GATEWAY_SECRET; its execution role may read it (api module output)."
   type        = string
 }
 
