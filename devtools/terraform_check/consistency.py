@@ -47,7 +47,43 @@ REQUIRED_ENVIRONMENT: frozenset[str] = frozenset(
     }
 )
 
+# What one agent needs on top of REQUIRED_ENVIRONMENT (compute module: local.agent_environment and
+# local.agent_secrets). The supervisor is the back end of the API Gateway WebSocket API: it pushes
+# events through the stage's @connections endpoint and checks the header the integrations send.
+AGENT_REQUIRED_ENVIRONMENT: Mapping[str, frozenset[str]] = {
+    "supervisor": frozenset({"ACSO_WS_MANAGEMENT_ENDPOINT", "ACSO_WS_GATEWAY_SECRET"}),
+}
+
+# (agent, IAM action, resource as written in the security module) that the agent's task role must
+# be granted (security module: local.agent_statements). These are calls the local emulator serves
+# without IAM, so only AWS would show their absence, as AccessDenied at run time.
+REQUIRED_TASK_PERMISSIONS: tuple[tuple[str, str, str], ...] = (
+    ("supervisor", "execute-api:ManageConnections", "${var.websocket_manage_connections_arn}"),
+    ("incident_response", "config:GetComplianceDetailsByResource", "*"),
+    ("service_orchestration", "config:GetComplianceDetailsByResource", "*"),
+)
+
+# (module, argument, value) every environment stack must pass: the WebSocket wiring from the api
+# module's outputs to the supervisor's task definition and task role.
+REQUIRED_WIRING: tuple[tuple[str, str, str], ...] = (
+    ("compute", "ws_management_endpoint", "${module.api.websocket_management_endpoint}"),
+    ("compute", "ws_gateway_secret_arn", "${module.api.ws_gateway_secret_arn}"),
+    ("security", "websocket_manage_connections_arn", "${module.api.websocket_manage_connections_arn}"),
+    ("security", "ws_gateway_secret_arn", "${module.api.ws_gateway_secret_arn}"),
+)
+
+# The api module's outputs those arguments come from, as the supervisor's code needs them: the
+# @connections resource of the same stage whose endpoint the supervisor posts to.
+WEBSOCKET_OUTPUTS: Mapping[str, str] = {
+    "websocket_management_endpoint": '${replace(aws_apigatewayv2_stage.ws.invoke_url, "wss://", "https://")}',
+    "websocket_manage_connections_arn": (
+        "${aws_apigatewayv2_api.ws.execution_arn}/${var.stage_name}/POST/@connections/*"
+    ),
+    "ws_gateway_secret_arn": "${aws_secretsmanager_secret.ws_gateway.arn}",
+}
+
 ACCOUNT_PLACEHOLDER = "123456789012"
+_VAR_REFERENCE = re.compile(r"\bvar\.([a-z0-9_]+)")
 _FOR_TEMPLATE = re.compile(r'=>\s*"(.*)"\s*\}\}?$', re.S)
 _SERVICE_PORT_MERGE = re.compile(r"merge\(local\.container_environment,\s*\{([^}]*)\}")
 
@@ -302,6 +338,69 @@ class _Checker:
             self.fail(
                 "compute", "aws_ecs_task_definition.this", f"settings field {missing} has no default and is unset"
             )
+        for agent in Agent:
+            agent_names = agent_environment_names(compute, agent.value)
+            for missing in sorted(AGENT_REQUIRED_ENVIRONMENT.get(agent.value, frozenset()) - agent_names):
+                self.fail(
+                    "compute",
+                    "aws_ecs_task_definition.this",
+                    f"{agent.value}: environment variable {missing} is not set",
+                )
+            readable = service_settings_names(agent)
+            for unknown in sorted(agent_names - readable if readable is not None else set()):
+                self.fail(
+                    "compute",
+                    "aws_ecs_task_definition.this",
+                    f"{agent.value}: {unknown} is set but its settings class never reads it",
+                )
+
+    # --- IAM and wiring --------------------------------------------------------------------
+
+    def permissions(self) -> None:
+        security = self.modules["security"]
+        for agent, action, resource in REQUIRED_TASK_PERMISSIONS:
+            if not any(
+                action in statement["actions"] and resource in statement["resources"]
+                for statement in task_statements(security, agent)
+            ):
+                self.fail("security", "local.agent_statements", f"{agent}: no {action} on {resource}")
+
+    def startup_secrets(self) -> None:
+        """Every secret ECS injects into an agent's container is one its execution role may read."""
+        compute, security = self.modules["compute"], self.modules["security"]
+        calls = {module: self._call(module) for module in ("compute", "security")}
+        for agent in Agent:
+            passed_to_security = (
+                calls["security"].get(name) for name in execution_secret_variables(security, agent.value)
+            )
+            readable = {str(value) for value in passed_to_security if value is not None}
+            for env_name, value in sorted(agent_secret_values(compute, agent.value).items()):
+                variable = _VAR_REFERENCE.fullmatch(value.removeprefix("${").removesuffix("}"))
+                passed = str(calls["compute"].get(variable.group(1))) if variable else value
+                if passed not in readable:
+                    self.fail(
+                        "security",
+                        "data.aws_iam_policy_document.execution",
+                        f"{agent.value}: the execution role cannot read {env_name} ({passed})",
+                    )
+
+    def websocket(self) -> None:
+        for module, argument, expected in REQUIRED_WIRING:
+            got = self._call(module).get(argument)
+            if got != expected:
+                self.fail("", f"module.{module}", f"{argument} must be {expected}, not {got}")
+        api = self.modules["api"]
+        for output, expected in WEBSOCKET_OUTPUTS.items():
+            got = unquote(str(api.outputs.get(output, {}).get("value")))
+            if got != expected:
+                self.fail("api", f"output.{output}", f"output {output} must be {expected}, not {got}")
+        stage = api.resources.get(("aws_apigatewayv2_stage", "ws"), {})
+        if stage.get("name") != "${var.stage_name}" or stage.get("api_id") != "${aws_apigatewayv2_api.ws.id}":
+            self.fail("api", "aws_apigatewayv2_stage.ws", "must be the WebSocket API's stage named var.stage_name")
+
+    def _call(self, module: str) -> dict[str, Any]:
+        calls = [c for c in self.stack.modules.values() if c.source.endswith(f"/modules/{module}")]
+        return calls[0].arguments if calls else {}
 
     # --- lambdas ---------------------------------------------------------------------------
 
@@ -355,6 +454,114 @@ def environment_names(compute: Config) -> set[str]:
     return names
 
 
+def agent_environment_names(compute: Config, agent: str) -> set[str]:
+    """Names of the environment variables and secrets on `agent`'s container: every agent's plus its own."""
+    names = environment_names(compute)
+    if not names:
+        return names
+    definitions = str(compute.resources.get(("aws_ecs_task_definition", "this"), {}).get("container_definitions", ""))
+    for local_name in ("agent_environment", "agent_secrets"):
+        entry = _agent_entry(compute, local_name, agent, definitions)
+        names |= {k for k in entry if not k.startswith("__")}
+    return names
+
+
+def agent_secret_values(compute: Config, agent: str) -> dict[str, str]:
+    """Environment name -> secret ARN expression of every secret ECS injects into `agent`'s container."""
+    definitions = str(compute.resources.get(("aws_ecs_task_definition", "this"), {}).get("container_definitions", ""))
+    if "local.container_secrets" not in definitions:
+        return {}
+    common = compute.locals.get("container_secrets")
+    merged = {
+        **(common if isinstance(common, dict) else {}),
+        **_agent_entry(compute, "agent_secrets", agent, definitions),
+    }
+    return {k: str(v) for k, v in merged.items() if not k.startswith("__")}
+
+
+def _agent_entry(compute: Config, local_name: str, agent: str, definitions: str) -> dict[str, Any]:
+    """`local.<local_name>[agent]` of the compute module, if the task definition uses that local."""
+    value = compute.locals.get(local_name)
+    if f"local.{local_name}" not in definitions or not isinstance(value, dict):
+        return {}
+    entry = value.get(agent)
+    return entry if isinstance(entry, dict) else {}
+
+
+def task_statements(security: Config, agent: str) -> list[dict[str, Any]]:
+    """`agent`'s own task-policy statements (security module: local.agent_statements), unquoted.
+
+    Entries written as `local.<name>` are resolved. Empty if the task policy document does not use
+    local.agent_statements, so a statement that is declared but never applied does not count.
+    """
+    document = security.data.get(("aws_iam_policy_document", "task"), {})
+    if "local.agent_statements[each.key]" not in str(document.get("dynamic", "")):
+        return []
+    by_agent = security.locals.get("agent_statements")
+    entries = by_agent.get(agent, []) if isinstance(by_agent, dict) else []
+    statements = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, str) and entry.startswith("${local.") and entry.endswith("}"):
+            entry = security.locals.get(entry[len("${local.") : -1])
+        if isinstance(entry, dict):
+            statements.append(
+                {
+                    "sid": unquote(str(entry.get("sid", ""))),
+                    "actions": [unquote(str(a)) for a in entry.get("actions", [])],
+                    "resources": [unquote(str(r)) for r in entry.get("resources", [])],
+                }
+            )
+    return statements
+
+
+def execution_secret_variables(security: Config, agent: str) -> set[str]:
+    """Variables of the security module whose secrets `agent`'s execution role may read at task start."""
+    document = security.data.get(("aws_iam_policy_document", "execution"), {})
+    blocks = document.get("statement", [])
+    names: set[str] = set()
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict) or '"secretsmanager:GetSecretValue"' not in block.get("actions", []):
+            continue
+        resources = str(block.get("resources", ""))
+        names |= set(_VAR_REFERENCE.findall(resources))
+        startup = security.locals.get("agent_startup_secrets")
+        if "local.agent_startup_secrets" in resources and isinstance(startup, dict):
+            for arn in startup.get(agent, []) or []:
+                names |= set(_VAR_REFERENCE.findall(str(arn)))
+    return names
+
+
+def service_settings_names(agent: Agent) -> set[str] | None:
+    """Every environment name `acso_<agent>.settings.Settings` reads; None if it does not import."""
+    try:
+        module = importlib.import_module(f"acso_{agent.value}.settings")
+    except ImportError:
+        return None
+    settings = getattr(module, "Settings", None)
+    if not isinstance(settings, type) or not issubclass(settings, BaseSettings):
+        return None
+    return _settings_names(settings)[1]
+
+
+def _settings_names(settings: type[BaseSettings]) -> tuple[list[frozenset[str]], set[str]]:
+    """(required, readable) environment names of a settings class (`ACSO_<FIELD>` and aliases)."""
+    prefix = str(settings.model_config.get("env_prefix", "ACSO_"))
+    required: list[frozenset[str]] = []
+    readable: set[str] = set()
+    for field_name, info in settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            names = {alias.upper()}
+        elif isinstance(alias, AliasChoices):
+            names = {str(choice).upper() for choice in alias.choices if isinstance(choice, str)}
+        else:
+            names = {f"{prefix}{field_name}".upper()}
+        readable |= names
+        if info.is_required():
+            required.append(frozenset(names))
+    return required, readable
+
+
 def settings_required_names() -> set[str]:
     """`ACSO_<FIELD>` of every settings field without a default, for each service whose settings import.
 
@@ -396,22 +603,7 @@ def lambda_settings_fields(function: str) -> tuple[list[frozenset[str]], set[str
     ]
     if len(classes) != 1:
         return None
-    settings = classes[0]
-    prefix = str(settings.model_config.get("env_prefix", "ACSO_"))
-    required: list[frozenset[str]] = []
-    readable: set[str] = set()
-    for field_name, info in settings.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names = {alias.upper()}
-        elif isinstance(alias, AliasChoices):
-            names = {str(choice).upper() for choice in alias.choices if isinstance(choice, str)}
-        else:
-            names = {f"{prefix}{field_name}".upper()}
-        readable |= names
-        if info.is_required():
-            required.append(frozenset(names))
-    return required, readable
+    return _settings_names(classes[0])
 
 
 def tfvars_env(stack_dir: Path) -> str | None:
@@ -449,6 +641,9 @@ def check_consistency(configs: Mapping[Path, Config], root: Path = REPO_ROOT) ->
         checker.tables_and_buckets()
         checker.security()
         checker.environment()
+        checker.permissions()
+        checker.startup_secrets()
+        checker.websocket()
         checker.lambdas(root / "lambdas")
         findings += checker.findings
     return findings

@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from devtools.terraform_check.consistency import REQUIRED_ENVIRONMENT, check_consistency, environment_names, render
+from devtools.terraform_check.consistency import (
+    REQUIRED_ENVIRONMENT,
+    agent_environment_names,
+    agent_secret_values,
+    check_consistency,
+    environment_names,
+    execution_secret_variables,
+    render,
+    task_statements,
+)
+from devtools.terraform_check.hcl import Config, load_config, unquote
 from devtools.terraform_check.runner import load_all
+from devtools.terraform_check.schema import REPO_ROOT
 
 pytestmark = pytest.mark.terraform
 
@@ -87,3 +98,158 @@ def test_a_missing_cognito_group_is_reported(repo_copy: Path, edit: Edit) -> Non
     edit(repo_copy / "terraform/modules/security/variables.tf", '"it_operator", ', "")
     expected = "['analyst', 'responder', 'executive', 'admin'] differs from the manifest's"
     assert any(expected in m for m in _messages(repo_copy))
+
+
+# --- per-agent wiring: the supervisor's WebSocket back end, AWS Config compliance ---------------
+
+
+def _module(name: str) -> Config:
+    return load_config(REPO_ROOT / "terraform" / "modules" / name)
+
+
+def test_only_the_supervisor_task_gets_the_websocket_endpoint_and_gateway_secret() -> None:
+    compute = _module("compute")
+    websocket = {"ACSO_WS_MANAGEMENT_ENDPOINT", "ACSO_WS_GATEWAY_SECRET"}
+
+    assert agent_environment_names(compute, "supervisor") >= websocket
+    assert agent_secret_values(compute, "supervisor")["ACSO_WS_GATEWAY_SECRET"] == "${var.ws_gateway_secret_arn}"
+    for agent in ("threat_hunter", "incident_response", "service_orchestration", "financial_intelligence"):
+        assert not agent_environment_names(compute, agent) & websocket, agent
+
+
+def test_every_stack_feeds_the_supervisor_from_the_api_modules_websocket_outputs() -> None:
+    for env in ("dev", "prod"):
+        stack = load_config(REPO_ROOT / "terraform" / "environments" / env)
+        compute, security = stack.modules["compute"].arguments, stack.modules["security"].arguments
+        assert compute["ws_management_endpoint"] == "${module.api.websocket_management_endpoint}", env
+        assert compute["ws_gateway_secret_arn"] == "${module.api.ws_gateway_secret_arn}", env
+        assert security["websocket_manage_connections_arn"] == "${module.api.websocket_manage_connections_arn}", env
+        assert security["ws_gateway_secret_arn"] == "${module.api.ws_gateway_secret_arn}", env
+
+
+def test_the_supervisor_role_may_post_to_the_stages_connections_and_nothing_else_of_the_api() -> None:
+    grants = [
+        s for s in task_statements(_module("security"), "supervisor") if any("execute-api" in a for a in s["actions"])
+    ]
+    api_outputs = _module("api").outputs
+
+    assert [(g["actions"], g["resources"]) for g in grants] == [
+        (["execute-api:ManageConnections"], ["${var.websocket_manage_connections_arn}"])
+    ]
+    assert (
+        unquote(api_outputs["websocket_manage_connections_arn"]["value"])
+        == "${aws_apigatewayv2_api.ws.execution_arn}/${var.stage_name}/POST/@connections/*"
+    )
+
+
+def test_the_supervisor_execution_role_may_read_the_gateway_secret_it_injects() -> None:
+    assert execution_secret_variables(_module("security"), "supervisor") == {
+        "database_secret_arn",
+        "ws_gateway_secret_arn",
+    }
+    assert execution_secret_variables(_module("security"), "threat_hunter") == {"database_secret_arn"}
+
+
+@pytest.mark.parametrize("agent", ["incident_response", "service_orchestration"])
+def test_compliance_readers_may_get_config_compliance_by_resource(agent: str) -> None:
+    grants = [
+        s for s in task_statements(_module("security"), agent) if any(a.startswith("config:") for a in s["actions"])
+    ]
+
+    # Read-only, and "*" because Config has no resource-level permission for this action.
+    assert [(g["actions"], g["resources"]) for g in grants] == [(["config:GetComplianceDetailsByResource"], ["*"])]
+
+
+def test_a_missing_websocket_endpoint_on_the_supervisor_is_reported(repo_copy: Path, edit: Edit) -> None:
+    edit(
+        repo_copy / "terraform/modules/compute/main.tf",
+        "    supervisor = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }\n",
+        "",
+    )
+    assert _messages(repo_copy) == [
+        f"[env {env}] supervisor: environment variable ACSO_WS_MANAGEMENT_ENDPOINT is not set"
+        for env in ("dev", "prod")
+    ]
+
+
+def test_per_agent_secrets_that_the_task_definition_ignores_are_reported(repo_copy: Path, edit: Edit) -> None:
+    edit(
+        repo_copy / "terraform/modules/compute/main.tf",
+        "merge(local.container_secrets, lookup(local.agent_secrets, each.key, {}))",
+        "local.container_secrets",
+    )
+    assert "[env dev] supervisor: environment variable ACSO_WS_GATEWAY_SECRET is not set" in _messages(repo_copy)
+
+
+def test_a_setting_the_agent_never_reads_is_reported(repo_copy: Path, edit: Edit) -> None:
+    edit(repo_copy / "terraform/modules/compute/main.tf", "{ ACSO_WS_MANAGEMENT_ENDPOINT =", "{ ACSO_WS_ENDPOINT =")
+    messages = _messages(repo_copy)
+    assert "[env dev] supervisor: ACSO_WS_ENDPOINT is set but its settings class never reads it" in messages
+    assert "[env dev] supervisor: environment variable ACSO_WS_MANAGEMENT_ENDPOINT is not set" in messages
+
+
+def test_a_supervisor_role_without_manage_connections_is_reported(repo_copy: Path, edit: Edit) -> None:
+    edit(
+        repo_copy / "terraform/modules/security/iam.tf",
+        'actions    = ["execute-api:ManageConnections"]',
+        'actions    = ["execute-api:Invoke"]',
+    )
+    assert _messages(repo_copy) == [
+        f"[env {env}] supervisor: no execute-api:ManageConnections on ${{var.websocket_manage_connections_arn}}"
+        for env in ("dev", "prod")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("agent", "snippet"),
+    [
+        ("incident_response", "      local.read_config_compliance,\n      local.retrieve_knowledge,\n"),
+        ("service_orchestration", '      local.read_config_compliance,\n      {\n        sid        = "ReadItsm'),
+    ],
+)
+def test_a_compliance_reader_without_config_access_is_reported(
+    repo_copy: Path, edit: Edit, agent: str, snippet: str
+) -> None:
+    edit(repo_copy / "terraform/modules/security/iam.tf", snippet, snippet.replace("local.read_config_compliance,", ""))
+    assert _messages(repo_copy) == [
+        f"[env {env}] {agent}: no config:GetComplianceDetailsByResource on *" for env in ("dev", "prod")
+    ]
+
+
+def test_an_injected_secret_the_execution_role_cannot_read_is_reported(repo_copy: Path, edit: Edit) -> None:
+    edit(
+        repo_copy / "terraform/modules/security/iam.tf",
+        "concat([var.database_secret_arn], lookup(local.agent_startup_secrets, each.key, []))",
+        "[var.database_secret_arn]",
+    )
+    assert _messages(repo_copy) == [
+        f"[env {env}] supervisor: the execution role cannot read ACSO_WS_GATEWAY_SECRET"
+        " (${module.api.ws_gateway_secret_arn})"
+        for env in ("dev", "prod")
+    ]
+
+
+def test_a_stack_that_does_not_pass_the_management_endpoint_is_reported(repo_copy: Path, edit: Edit) -> None:
+    edit(
+        repo_copy / "terraform/environments/prod/main.tf",
+        "ws_management_endpoint = module.api.websocket_management_endpoint",
+        "ws_management_endpoint = module.api.websocket_url",
+    )
+    assert _messages(repo_copy) == [
+        "[env prod] ws_management_endpoint must be ${module.api.websocket_management_endpoint},"
+        " not ${module.api.websocket_url}"
+    ]
+
+
+def test_a_connections_arn_of_another_stage_is_reported(repo_copy: Path, edit: Edit) -> None:
+    edit(
+        repo_copy / "terraform/modules/api/outputs.tf",
+        "/${var.stage_name}/POST/@connections/*",
+        "/*/POST/@connections/*",
+    )
+    expected = "${aws_apigatewayv2_api.ws.execution_arn}/${var.stage_name}/POST/@connections/*"
+    assert _messages(repo_copy) == [
+        f"[env {env}] output websocket_manage_connections_arn must be {expected},"
+        " not ${aws_apigatewayv2_api.ws.execution_arn}/*/POST/@connections/*"
+        for env in ("dev", "prod")
+    ]
