@@ -253,3 +253,15 @@ def test_a_connections_arn_of_another_stage_is_reported(repo_copy: Path, edit: E
         " not ${aws_apigatewayv2_api.ws.execution_arn}/*/POST/@connections/*"
         for env in ("dev", "prod")
     ]
+
+
+def test_no_stack_may_add_an_execute_api_endpoint_that_would_hide_the_public_websocket_api() -> None:
+    interface_endpoints = _module("network").variables["interface_endpoints"].body
+    conditions = [str(v.get("condition")) for v in interface_endpoints.get("validation", [])]
+
+    assert '${!contains(var.interface_endpoints, "execute-api")}' in conditions
+    for env in ("dev", "prod"):
+        stack = load_config(REPO_ROOT / "terraform" / "environments" / env)
+        assert stack.modules["network"].arguments["interface_endpoints"] == "${var.interface_endpoints}"
+        assert '"execute-api"' not in stack.variables["interface_endpoints"].body["default"]
+        assert "execute-api" not in (stack.path / "terraform.tfvars").read_text()

@@ -74,6 +74,14 @@ variable "interface_endpoints" {
     "sqs", "sns", "events", "secretsmanager", "kms", "logs", "monitoring", "ecr.api", "ecr.dkr",
     "bedrock-runtime", "bedrock-agent-runtime", "xray", "sts", "ssm",
   ]
+
+  # With private DNS, an execute-api endpoint answers every *.execute-api.<region> name inside the
+  # VPC but serves private APIs only: the supervisor's calls to the public WebSocket API's
+  # @connections endpoint (ACSO_WS_MANAGEMENT_ENDPOINT) would get 403.
+  validation {
+    condition     = !contains(var.interface_endpoints, "execute-api")
+    error_message = "interface_endpoints must not include execute-api: its private DNS would cut the supervisor off the public WebSocket API's @connections endpoint."
+  }
 }
 
 variable "kms_key_arn" {
