@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.background import BackgroundLoop
 from tests.support.containers import start_container_stack
+from tests.support.itsm import ItsmFakes
 from tests.support.stack import (
     RunningSystem,
     TestStack,
@@ -32,12 +34,22 @@ def stack() -> Iterator[TestStack]:
 
 
 @pytest.fixture(scope="session")
-def system() -> Iterator[RunningSystem]:
-    """The whole local system as `make run` starts it, on free ports, once per session."""
+def itsm() -> Iterator[ItsmFakes]:
+    """ServiceNow and Jira fakes the running system is integrated with, for the whole session."""
+    with BackgroundLoop() as background:
+        yield ItsmFakes.start(background)
+
+
+@pytest.fixture(scope="session")
+def system(itsm: ItsmFakes) -> Iterator[RunningSystem]:
+    """The whole local system as `make run` starts it, on free ports, once per session, with the
+    ITSM fakes configured as an operator would configure real ServiceNow and Jira."""
     work_dir = make_work_dir("acso-e2e-")
     # Short approval expiry and sweeps so the expiry path is observable within a test.
-    service_env = {"ACSO_APPROVAL_TTL_S": "20", "ACSO_SWEEP_INTERVAL_S": "1"}
+    service_env = {"ACSO_APPROVAL_TTL_S": "20", "ACSO_SWEEP_INTERVAL_S": "1", **itsm.service_env()}
     try:
-        yield from start_system(work_dir, {"ACSO_SERVICE_ENV": json.dumps(service_env)})
+        for running in start_system(work_dir, {"ACSO_SERVICE_ENV": json.dumps(service_env)}):
+            itsm.connect(running)
+            yield running
     finally:
         remove_work_dir(work_dir)
