@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +83,7 @@ class AgentRuntime:
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._url = f"http://{settings.service_host}:{settings.port_for(agent)}"
 
     # -- composition -----------------------------------------------------------------------
@@ -99,6 +100,25 @@ class AgentRuntime:
 
     def on_stop(self, hook: Hook) -> None:
         self._on_stop.append(hook)
+
+    def run_in_background(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run `coroutine` as a task of this agent (call from an on_start hook); `stop()` cancels
+        and awaits it after the consumers have drained and before the on_stop hooks close what it uses."""
+        self._background.append(asyncio.create_task(coroutine, name=name))
+
+    def run_every(self, name: str, interval_s: float, step: Callable[[], Awaitable[object]]) -> None:
+        """Run `step` now and then every `interval_s` in the background; a failing step is logged
+        and the loop goes on (sweepers, retry loops, schedulers)."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await step()
+                except Exception:
+                    log.exception("background_step_failed", loop=name)
+                await asyncio.sleep(interval_s)
+
+        self.run_in_background(name, loop())
 
     @property
     def task_queue(self) -> str:
@@ -149,6 +169,10 @@ class AgentRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat_task
         await asyncio.gather(*(consumer.stop() for consumer in self._consumers))
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
         for hook in reversed(self._on_stop):
             try:
                 await hook(self)

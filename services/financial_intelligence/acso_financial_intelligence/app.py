@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -46,7 +44,6 @@ def create_app(settings: Settings) -> web.Application:
         service.store, max_bytes=settings.cost_import_max_bytes, spool_dir=settings.cost_import_dir, analyze=analyze
     )
     runtime.add_handlers(task_handlers(service))
-    background: list[asyncio.Task[None]] = []
 
     async def refresh_in_background() -> None:
         try:
@@ -60,14 +57,10 @@ def create_app(settings: Settings) -> web.Application:
         if interrupted:
             log.warning("cost_imports_interrupted", count=interrupted)
         if settings.cost_refresh_on_start:
-            background.append(asyncio.create_task(refresh_in_background(), name="cost-refresh-on-start"))
+            runtime.run_in_background("cost-refresh-on-start", refresh_in_background())
 
     async def on_stop(_: AgentRuntime) -> None:
         await imports.close()
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     runtime.on_start(on_start)
     runtime.on_stop(on_stop)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 from aiohttp import web
@@ -68,37 +66,18 @@ def create_app(settings: Settings) -> web.Application:
             INCIDENT_EXTERNAL_UPDATE: incidents.handle_external_update,
         }
     )
-    sweeper: list[asyncio.Task[None]] = []
-
-    async def summarise_forever() -> None:
-        # Its own loop: a slow model must not hold up approval expiry.
-        while True:
-            try:
-                await reasoner.summarise_due(debounce_s=settings.summary_debounce_s, lease_s=settings.summary_lease_s)
-            except Exception:
-                log.exception("summary_sweep_failed")
-            await asyncio.sleep(settings.sweep_interval_s)
-
-    async def sweep_forever() -> None:
-        while True:
-            try:
-                await approvals.expire_overdue()
-            except Exception:
-                log.exception("sweep_failed")
-            await asyncio.sleep(settings.sweep_interval_s)
+    async def summarise_due() -> None:
+        await reasoner.summarise_due(debounce_s=settings.summary_debounce_s, lease_s=settings.summary_lease_s)
 
     async def start(_: AgentRuntime) -> None:
         waf_set.append(await ensure_ip_set(runtime.clients, settings.ip_set_name, settings.waf_scope))
         await executor.start()
         pump.start()
-        sweeper.append(asyncio.create_task(sweep_forever(), name="approval-sweeper"))
-        sweeper.append(asyncio.create_task(summarise_forever(), name="incident-summaries"))
+        runtime.run_every("approval-sweeper", settings.sweep_interval_s, approvals.expire_overdue)
+        # Its own loop: a slow model must not hold up approval expiry.
+        runtime.run_every("incident-summaries", settings.sweep_interval_s, summarise_due)
 
     async def stop(_: AgentRuntime) -> None:
-        for task in sweeper:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await pump.stop()
         await executor.stop()
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -70,24 +67,11 @@ def create_app(settings: Settings) -> web.Application:
             INCIDENT_STATUS: engine.handle_incident_status,
         },
     )
-    background: list[asyncio.Task[None]] = []
-
-    def spawn(coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        background.append(asyncio.create_task(coroutine, name=name))
-
     async def start_background(_: AgentRuntime) -> None:
-        spawn(directory.probe_forever(settings.ping_interval_s), "ping-probe")
-        spawn(engine.sweep_forever(settings.sweep_interval_s), "workflow-sweeper")
-
-    async def stop_background(_: AgentRuntime) -> None:
-        for task in background:
-            task.cancel()
-        for task in background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        runtime.run_in_background("ping-probe", directory.probe_forever(settings.ping_interval_s))
+        runtime.run_in_background("workflow-sweeper", engine.sweep_forever(settings.sweep_interval_s))
 
     runtime.on_start(start_background)
-    runtime.on_stop(stop_background)
     app = build_service_app(runtime, [router, alert_router, ws_router])
     attach_ws_gateway(app, runtime, hub, settings)
     app[DIRECTORY] = directory
