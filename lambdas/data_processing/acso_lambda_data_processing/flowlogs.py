@@ -9,13 +9,12 @@ Each flow becomes `{"eventSource": "vpc-flow-logs", "eventName": "NetworkFlow", 
 
 from __future__ import annotations
 
-import gzip
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from acso_shared.errors import Invalid
+from acso_shared.hunting.cloudtrail import open_text
 
 DEFAULT_FIELDS = [
     "version",
@@ -65,11 +64,7 @@ def _time(epoch: Any) -> str | None:
 
 def iter_flow_records(source: IO[bytes] | bytes) -> Iterator[dict[str, Any]]:
     """Yield one normalised record per flow line; a line with the wrong field count is `Invalid`."""
-    stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
-    head = stream.read(2)
-    rest = io.BufferedReader(_Joined(head, stream))
-    raw: IO[bytes] = cast(IO[bytes], gzip.GzipFile(fileobj=rest)) if head == b"\x1f\x8b" else cast(IO[bytes], rest)
-    text = io.TextIOWrapper(raw, encoding="utf-8")
+    text = open_text(source)
     fields: list[str] | None = None
     for number, line in enumerate(text, start=1):
         parts = line.split()
@@ -91,25 +86,3 @@ def iter_flow_records(source: IO[bytes] | bytes) -> Iterator[dict[str, Any]]:
             "sourceIPAddress": flow.get("srcaddr"),
             "flow": flow,
         }
-
-
-class _Joined(io.RawIOBase):
-    """The sniffed first bytes followed by the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head = head
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if self._head:
-            n = min(len(view), len(self._head))
-            view[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(view))
-        view[: len(data)] = data
-        return len(data)

@@ -24,17 +24,23 @@ _WHITESPACE = " \t\r\n"
 _decoder = json.JSONDecoder()
 
 
-def iter_records(source: IO[bytes] | bytes) -> Iterator[dict[str, Any]]:
-    """Yield CloudTrail record dicts from delivery-format JSON or NDJSON, gzipped or plain."""
+def open_text(source: IO[bytes] | bytes) -> IO[str]:
+    """A UTF-8 text stream over `source`, gunzipped when it starts with the gzip magic bytes.
+
+    Log objects arrive gzipped or plain whatever their key says; sniffing the first bytes (and
+    putting them back) streams either without reading the whole object into memory.
+    """
     stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
     head = stream.read(2)
     prefixed = io.BufferedReader(_Prefixed(head, stream))
-    text: IO[str]
     if head == _GZIP_MAGIC:
-        text = io.TextIOWrapper(gzip.GzipFile(fileobj=prefixed, mode="rb"), encoding="utf-8")
-    else:
-        text = io.TextIOWrapper(prefixed, encoding="utf-8")
-    yield from _Parser(text).records()
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=prefixed, mode="rb"), encoding="utf-8")
+    return io.TextIOWrapper(prefixed, encoding="utf-8")
+
+
+def iter_records(source: IO[bytes] | bytes) -> Iterator[dict[str, Any]]:
+    """Yield CloudTrail record dicts from delivery-format JSON or NDJSON, gzipped or plain."""
+    yield from _Parser(open_text(source)).records()
 
 
 class _Prefixed(io.RawIOBase):
