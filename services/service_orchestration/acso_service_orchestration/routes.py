@@ -10,6 +10,7 @@ from acso_service_orchestration.operations.models import (
     OperationCreate,
     OperationList,
     OperationPlan,
+    OperationReject,
     OperationsQuery,
 )
 from acso_service_orchestration.operations.service import Requester
@@ -102,4 +103,19 @@ async def get_operation(request: web.Request) -> web.Response:
 )
 async def approve_operation(request: web.Request) -> web.Response:
     operation = await request.app[OPERATIONS].approve(request.match_info["id"], _requester(request))
+    return json_response(operation)
+
+
+@router.route(
+    "POST",
+    "/v1/operations/{id}/reject",
+    summary="Reject a pending operation (it never runs); the body and its comment are optional",
+    request=OperationReject,
+    response=Operation,
+    errors=(400, 404, 409),
+)
+async def reject_operation(request: web.Request) -> web.Response:
+    # The body is optional, but when one is sent it is parsed as strictly as any other.
+    body = await parse_body(request, OperationReject) if request.body_exists else OperationReject()
+    operation = await request.app[OPERATIONS].reject(request.match_info["id"], _requester(request), body.comment)
     return json_response(operation)

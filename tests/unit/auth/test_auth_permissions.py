@@ -59,6 +59,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("GET", "/v1/operations"): ("aroex", set()),
     ("GET", "/v1/operations/{id}"): ("aroex", set()),
     ("POST", "/v1/operations/{id}/approve"): ("ox", set()),
+    ("POST", "/v1/operations/{id}/reject"): ("ox", set()),
     ("GET", "/v1/tickets"): ("aroex", {"acso/read"}),
     ("POST", "/v1/webhooks/itsm/{system}"): ("", set()),
     ("GET", "/v1/costs/summary"): ("aoex", set()),

@@ -12,7 +12,9 @@ from acso_shared.aws.compliance import ResourceCompliance
 
 OperationType = Literal["restart_service", "patch", "collect_forensics", "rotate_credential", "run_runbook"]
 Risk = Literal["low", "medium", "high"]
-OperationStatus = Literal["pending_approval", "approved", "running", "succeeded", "failed", "partially_failed"]
+OperationStatus = Literal[
+    "pending_approval", "approved", "rejected", "running", "succeeded", "failed", "partially_failed"
+]
 InstanceStatus = Literal["pending", "in_progress", "succeeded", "failed", "timed_out", "cancelled"]
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -129,6 +131,9 @@ class Operation(OperationPlan):
     requested_via: Literal["api", "agent"]
     approved_by: str | None = None
     approved_at: datetime | None = None
+    rejected_by: str | None = None
+    rejected_at: datetime | None = None
+    rejection_comment: str | None = None
     incident_id: str | None = None
     reason: str = ""
     created_at: datetime
@@ -137,6 +142,14 @@ class Operation(OperationPlan):
     summary: dict[str, int] = Field(default_factory=dict)
     instances: list[InstanceResult] = Field(default_factory=list)
     change_request: ChangeRequestOut | None = None
+
+
+class OperationReject(BaseModel):
+    """`POST /v1/operations/{id}/reject`: why the pending operation is refused (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(default="", max_length=4000)
 
 
 class OperationList(BaseModel):

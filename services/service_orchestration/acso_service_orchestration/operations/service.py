@@ -197,6 +197,18 @@ class OperationsService:
         self.start_if_ready(operation)
         return operation
 
+    async def reject(self, operation_id: str, rejecter: Requester, comment: str = "") -> Operation:
+        """Reject a pending operation; it never runs. Anyone who may approve may reject, the requester
+        included (withdrawing one's own request needs no second pair of eyes)."""
+        await self._must_get(operation_id)  # 404 for an unknown id, before any 409
+        if not await self._store.reject(operation_id, rejecter.name, comment):
+            current = await self._must_get(operation_id)
+            raise Conflict("operation_not_pending", f"operation {operation_id} is {current.status}")
+        log.info("operation_rejected", operation_id=operation_id, rejecter=rejecter.name)
+        operation = await self._must_get(operation_id)
+        await self._report(operation)
+        return operation
+
     async def get(self, operation_id: str) -> Operation:
         """The change record, or NotFound."""
         return await self._must_get(operation_id)

@@ -18,9 +18,9 @@ from acso_shared.db import Database
 
 _COLUMNS = """
     id, operation, status, risk, approval_required, approval_reasons, requested_by, requested_by_name,
-    requested_via, approved_by, approved_at, incident_id, reason, document, parameters, target,
-    max_concurrency, max_errors, emergency, window_check, rollback_plan, compliance, created_at,
-    started_at, finished_at, summary, reply_to, change_request
+    requested_via, approved_by, approved_at, rejected_by, rejected_at, rejection_comment, incident_id, reason,
+    document, parameters, target, max_concurrency, max_errors, emergency, window_check, rollback_plan,
+    compliance, created_at, started_at, finished_at, summary, reply_to, change_request
 """
 
 
@@ -144,6 +144,23 @@ class OperationStore:
         )
         return result.endswith(" 1")
 
+    async def reject(self, operation_id: str, rejecter: str, comment: str) -> bool:
+        """Move a pending record to rejected; False when it was not pending (decided already).
+
+        Conditional on the status like `approve`, so of a concurrent approve and reject exactly one wins.
+        """
+        result = await self._db.execute(
+            """
+            UPDATE so_operations
+               SET status = 'rejected', rejected_by = $2, rejected_at = now(), rejection_comment = $3
+             WHERE id = $1 AND status = 'pending_approval'
+            """,
+            uuid.UUID(operation_id),
+            rejecter,
+            comment or None,
+        )
+        return result.endswith(" 1")
+
     async def claim_run(self, operation_id: str, owner: str, lease_s: float) -> bool:
         """Take the right to run an approved record, or to resume one whose runner died."""
         result = await self._db.execute(
@@ -238,6 +255,9 @@ def _operation(row: Any, instances: list[Any]) -> Operation:
         requested_via=row["requested_via"],
         approved_by=row["approved_by"],
         approved_at=row["approved_at"],
+        rejected_by=row["rejected_by"],
+        rejected_at=row["rejected_at"],
+        rejection_comment=row["rejection_comment"],
         incident_id=row["incident_id"],
         reason=row["reason"],
         document=row["document"],
