@@ -8,12 +8,13 @@ Implements what the adapter relies on, with ServiceNow's documented shapes:
   (INC0010001 / CHG0030001), state (incident 1, change -5), sys_created_on/sys_updated_on;
 - `GET|PATCH|PUT /api/now/table/{table}/{sys_id}` -> 200 `{"result": {...}}`, 404 when absent;
   journal fields `comments`/`work_notes` append entries instead of being stored;
-  resolving (state 6) without close_code and close_notes fails like the data policy does;
+  resolving an incident (state 6) or closing a change_request (state 3) without close_code and
+  close_notes fails like the data policies do;
 - 401 `{"error": {"message": "User Not Authenticated", ...}, "status": "failure"}` on bad auth.
 
-Switches: `fail_next(status, times, retry_after)` injects 429/5xx responses; `ticket_side_update`
-changes a record as a ServiceNow user would and POSTs the business rule's signed message to
-`webhook_url`.
+Switches: `fail_next(status, times, retry_after)` injects 429/5xx responses (`recover()` stops
+them); `ticket_side_update` changes a record as a ServiceNow user would and POSTs the business
+rule's signed message to `webhook_url`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class FakeServiceNow:
     client_secret: str = "acso-client-secret"
     tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {t: {} for t in TABLE_PREFIX})
     journal: dict[str, list[JournalEntry]] = field(default_factory=dict)
+    # Every state a record took, by sys_id (ServiceNow's audit history keeps the same).
+    state_history: dict[str, list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     webhook_url: str | None = None
@@ -73,6 +76,10 @@ class FakeServiceNow:
     def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
         """Answer the next `times` API requests with `status` (and a Retry-After header if given)."""
         self._failures.extend([(status, retry_after)] * times)
+
+    def recover(self) -> None:
+        """Stop injecting failures: the instance answers normally again."""
+        self._failures.clear()
 
     def records(self, table: str) -> list[dict[str, Any]]:
         """All records of a table, oldest first."""
@@ -154,7 +161,8 @@ class FakeServiceNow:
         return web.json_response({"result": [self._project(r, fields_param) for r in rows[:limit]]})
 
     def _apply(self, table: str, record: dict[str, Any], body: dict[str, Any], user: str) -> web.Response | None:
-        if str(body.get("state", "")) == "6" and table == "incident":
+        closing = "6" if table == "incident" else "3"
+        if str(body.get("state", "")) == closing:
             close_code = body.get("close_code", record.get("close_code"))
             close_notes = body.get("close_notes", record.get("close_notes"))
             if not close_code or not close_notes:
@@ -168,6 +176,8 @@ class FakeServiceNow:
                 continue
             if name in {"sys_id", "number", "sys_created_on"}:
                 continue
+            if name == "state" and str(value) != record.get("state"):
+                self.state_history.setdefault(record["sys_id"], []).append(str(value))
             record[name] = str(value)
         record["sys_updated_on"] = _now()
         record["sys_updated_by"] = user

@@ -8,6 +8,12 @@ Endpoints (REST Table API, JSON, every response wrapped in `{"result": ...}`):
   appends one entry;
 - resolving sets `state=6` with the mandatory `close_code` and `close_notes`.
 
+Change requests (`change_request`, for operations; Jira and the generic webhook have none): the
+state field takes the documented numeric values of the change state model (-5 New, -4 Assess,
+-3 Authorize, -2 Scheduled, -1 Implement, 0 Review, 3 Closed, 4 Canceled); closing needs
+`close_code` (successful, successful_issues, unsuccessful) and `close_notes` together, like
+resolving an incident. Every write is an absolute value, so a retried write changes nothing.
+
 Inbound: a business rule on `incident` (after update, when state or comments change, and
 `sys_updated_by` is not the integration user) sends an outbound REST message to ACSO:
     {"table": "incident", "sys_id", "number", "state", "correlation_id",
@@ -22,7 +28,8 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from enum import StrEnum
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -53,6 +60,27 @@ _RETURN_FIELDS: Final = "sys_id,number,state,correlation_id"
 _SHORT_DESCRIPTION_MAX: Final = 160
 _CORRELATION_DISPLAY: Final = "ACSO"
 _CHANGE_RISK: Final[dict[str, str]] = {"high": "2", "moderate": "3", "low": "4"}
+ChangeCloseCode = Literal["successful", "successful_issues", "unsuccessful"]
+
+
+class ChangeState(StrEnum):
+    """change_request states; values are what the Table API reads and writes."""
+
+    NEW = "-5"
+    ASSESS = "-4"
+    AUTHORIZE = "-3"
+    SCHEDULED = "-2"
+    IMPLEMENT = "-1"
+    REVIEW = "0"
+    CLOSED = "3"
+    CANCELED = "4"
+
+
+def _servicenow_datetime(value: datetime) -> str:
+    """The Table API's date-time format (UTC, no zone suffix)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 # getJournalEntry(1) starts with "<timestamp> - <user> (Additional comments|Work notes)".
 _JOURNAL_HEADER = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} - [^\n]*\((?:Additional comments|Work notes)\)\n")
 
@@ -230,12 +258,42 @@ class ServiceNowAdapter:
             "correlation_display": _CORRELATION_DISPLAY,
         }
         if change.start_date is not None:
-            fields["start_date"] = change.start_date.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            fields["start_date"] = _servicenow_datetime(change.start_date)
         if change.end_date is not None:
-            fields["end_date"] = change.end_date.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            fields["end_date"] = _servicenow_datetime(change.end_date)
         if self._config.servicenow_assignment_group:
             fields["assignment_group"] = self._config.servicenow_assignment_group
         return self._ref(CHANGE_TABLE, await self._insert(CHANGE_TABLE, fields))
+
+    async def set_change_state(
+        self, ref: TicketRef, state: ChangeState, *, work_start: datetime | None = None
+    ) -> ChangeState:
+        """Move a change request to `state` (not Closed or Canceled: those carry notes); `work_start`
+        is the actual start of the work. Returns the state the record is in afterwards."""
+        if state in (ChangeState.CLOSED, ChangeState.CANCELED):
+            raise Invalid("itsm_change_state_invalid", f"use close/cancel for state {state.name}")
+        fields = {"state": state.value}
+        if work_start is not None:
+            fields["work_start"] = _servicenow_datetime(work_start)
+        return _change_state(await self._patch(CHANGE_TABLE, ref.external_id, fields))
+
+    async def close_change_request(
+        self, ref: TicketRef, close_code: ChangeCloseCode, close_notes: str, *, work_end: datetime | None = None
+    ) -> ChangeState:
+        """Review, then Closed with the close code and notes (which ServiceNow requires together)."""
+        if not close_notes.strip():
+            raise Invalid("itsm_empty_close_notes", "closing a change request needs close notes")
+        review: dict[str, str] = {"state": ChangeState.REVIEW.value}
+        if work_end is not None:
+            review["work_end"] = _servicenow_datetime(work_end)
+        await self._patch(CHANGE_TABLE, ref.external_id, review)
+        closed = {"state": ChangeState.CLOSED.value, "close_code": close_code, "close_notes": close_notes}
+        return _change_state(await self._patch(CHANGE_TABLE, ref.external_id, closed))
+
+    async def cancel_change_request(self, ref: TicketRef, close_notes: str) -> ChangeState:
+        """Canceled, with why in the close notes (a field, not a journal entry: a retry appends nothing)."""
+        fields = {"state": ChangeState.CANCELED.value, "close_notes": close_notes}
+        return _change_state(await self._patch(CHANGE_TABLE, ref.external_id, fields))
 
     async def parse_inbound(self, headers: Mapping[str, str], body: bytes) -> TicketUpdate | None:
         """Verify and parse the business rule's message; None when neither state nor comment is set."""
@@ -276,3 +334,10 @@ def _record(body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(record, dict) or "sys_id" not in record:
         raise Upstream("itsm_bad_response", "ServiceNow returned no record")
     return record
+
+
+def _change_state(record: Mapping[str, Any]) -> ChangeState:
+    try:
+        return ChangeState(str(record.get("state")))
+    except ValueError as err:
+        raise Upstream("itsm_bad_response", "ServiceNow returned an unknown change_request state") from err
