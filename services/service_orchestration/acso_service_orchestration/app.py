@@ -12,7 +12,9 @@ from aiohttp import web
 from acso_service_orchestration import __version__
 from acso_service_orchestration.itsm.credentials import SecretsManagerReader
 from acso_service_orchestration.itsm.http import RetryPolicy
-from acso_service_orchestration.keys import INBOUND, OPERATIONS, SYNC, TICKET_STORE
+from acso_service_orchestration.keys import CHANGE_SYNC, INBOUND, OPERATIONS, SYNC, TICKET_STORE
+from acso_service_orchestration.operations.change_store import ChangeRequestStore
+from acso_service_orchestration.operations.change_sync import ChangeRequestSync
 from acso_service_orchestration.operations.service import OperationsService
 from acso_service_orchestration.operations.ssm import SsmRunner
 from acso_service_orchestration.operations.store import OperationStore
@@ -102,9 +104,20 @@ def create_app(settings: Settings) -> web.Application:
             runtime.clients, f"acso-{settings.env}/reasoning", Agent.SERVICE_ORCHESTRATION.value, outcome
         ),
     )
+    operation_store = OperationStore(runtime.db)
+    change_sync = ChangeRequestSync(
+        ChangeRequestStore(runtime.db),
+        operation_store,
+        registry,
+        runtime.instance_id,
+        windows=lambda: settings.operations_maintenance_windows,
+        lease_s=settings.itsm_lease_s,
+        retry_base_s=settings.itsm_retry_base_s,
+        retry_max_s=settings.itsm_retry_max_s,
+    )
     operations = OperationsService(
         settings,
-        OperationStore(runtime.db),
+        operation_store,
         ec2,
         SsmRunner(
             ssm,
@@ -117,6 +130,7 @@ def create_app(settings: Settings) -> web.Application:
         to_incident_response,
         runtime.instance_id,
         write_change_request=writer.write,
+        on_change=change_sync.changed,
     )
     runtime.add_handlers({TICKET_SYNC: sync.handle_ticket_sync, OPERATION_REQUEST: operations.handle_operation_request})
     loops: list[asyncio.Task[None]] = []
@@ -127,6 +141,8 @@ def create_app(settings: Settings) -> web.Application:
     async def start_loops(_: AgentRuntime) -> None:
         spawn(sync.retry_forever(settings.itsm_retry_poll_s), "itsm-retry")
         spawn(operations.schedule_forever(settings.operations_scheduler_interval_s), "operations-scheduler")
+        if change_sync.enabled:
+            spawn(change_sync.retry_forever(settings.itsm_retry_poll_s), "itsm-change-retry")
 
     async def stop_loops(_: AgentRuntime) -> None:
         for task in loops:
@@ -135,6 +151,7 @@ def create_app(settings: Settings) -> web.Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await operations.stop()
+        await change_sync.stop()
         await registry.aclose()
 
     runtime.on_start(start_loops)
@@ -144,4 +161,5 @@ def create_app(settings: Settings) -> web.Application:
     app[SYNC] = sync
     app[INBOUND] = inbound
     app[OPERATIONS] = operations
+    app[CHANGE_SYNC] = change_sync
     return app

@@ -121,6 +121,25 @@ class ChangeRequestOut(BaseModel):
     usage: dict[str, Any] = Field(default_factory=dict)
 
 
+class ItsmChangeSync(BaseModel):
+    """How pushing the change request to the ITSM goes; `failing` never holds up the operation."""
+
+    status: Literal["pending", "synced", "failing"]
+    attempts: int = Field(description="Consecutive failed attempts (0 after a success)")
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+class ItsmChange(BaseModel):
+    """The operation's change request in the ITSM (ServiceNow change_request)."""
+
+    system: Literal["servicenow"]
+    number: str | None = Field(default=None, description="CHG number, once the record exists")
+    url: str | None = None
+    state: str | None = Field(default=None, description="new, scheduled, implement, review, closed, canceled...")
+    sync: ItsmChangeSync
+
+
 class Operation(OperationPlan):
     """The change record."""
 
@@ -142,6 +161,7 @@ class Operation(OperationPlan):
     summary: dict[str, int] = Field(default_factory=dict)
     instances: list[InstanceResult] = Field(default_factory=list)
     change_request: ChangeRequestOut | None = None
+    itsm_change: ItsmChange | None = None
 
 
 class OperationReject(BaseModel):

@@ -192,3 +192,12 @@ def window_check(windows: tuple[MaintenanceWindow, ...], now: datetime, *, appli
         return WindowCheck(applies=True, in_window=True, windows=described)
     upcoming = [start for start, _ in intervals if start > now]
     return WindowCheck(applies=True, in_window=False, windows=described, next_opens_at=min(upcoming, default=None))
+
+
+def window_interval(windows: tuple[MaintenanceWindow, ...], at: datetime) -> tuple[datetime, datetime] | None:
+    """The maintenance window open at `at`, or else the next one to open: (start, end) in UTC.
+
+    None when no window is configured (or none opens within a week, which a weekly window always does).
+    """
+    intervals = sorted(i for w in windows for i in _open_intervals(w, at))
+    return next(((start, end) for start, end in intervals if end > at), None)

@@ -46,6 +46,7 @@ log = get_logger("acso.orchestration.operations")
 ClientGetter = Callable[[], Awaitable[Any]]
 SendResult = Callable[[Envelope], Awaitable[str]]
 WriteChangeRequest = Callable[[Operation], Awaitable[dict[str, Any]]]
+OnChange = Callable[[str], Awaitable[None]]
 _LEASE_S = 120.0
 
 
@@ -73,6 +74,7 @@ class OperationsService:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         write_change_request: WriteChangeRequest | None = None,
+        on_change: OnChange | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -83,6 +85,7 @@ class OperationsService:
         self._owner = owner
         self._clock = clock
         self._write_change_request = write_change_request
+        self._on_change = on_change
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- planning ----------------------------------------------------------------------------
@@ -181,6 +184,7 @@ class OperationsService:
             # Written before anyone is told about the record, so approvers see it with the request.
             await self._store.set_change_request(operation_id, await self._write_change_request(operation))
             operation = await self._must_get(operation_id)
+        await self._changed(operation_id)
         await self._report(operation)
         self.start_if_ready(operation)
         return operation
@@ -193,6 +197,7 @@ class OperationsService:
         if not await self._store.approve(operation_id, approver.name):
             raise Conflict("operation_not_pending", f"operation {operation_id} is {operation.status}")
         log.info("operation_approved", operation_id=operation_id, approver=approver.name)
+        await self._changed(operation_id)
         operation = await self._must_get(operation_id)
         self.start_if_ready(operation)
         return operation
@@ -205,6 +210,7 @@ class OperationsService:
             current = await self._must_get(operation_id)
             raise Conflict("operation_not_pending", f"operation {operation_id} is {current.status}")
         log.info("operation_rejected", operation_id=operation_id, rejecter=rejecter.name)
+        await self._changed(operation_id)
         operation = await self._must_get(operation_id)
         await self._report(operation)
         return operation
@@ -257,6 +263,16 @@ class OperationsService:
             return result.model_dump()
         return {"operation_id": operation.id, "status": operation.status}
 
+    async def _changed(self, operation_id: str) -> None:
+        """Tell the change-request sync about a new status; its failures never reach the operation."""
+        if self._on_change is None:
+            return
+        try:
+            await self._on_change(operation_id)
+        except Exception as err:
+            # The retry loop finds the row due (or the next status change tracks it again).
+            log.warning("operation_change_hook_failed", operation_id=operation_id, error=type(err).__name__)
+
     async def _report(self, operation: Operation) -> None:
         """Tell the requesting agent where its operation stands (API requests have nobody to tell)."""
         reply_to = await self._store.reply_to(operation.id)
@@ -293,6 +309,7 @@ class OperationsService:
             return
         keeper = asyncio.create_task(self._keep_lease(operation_id))
         try:
+            await self._changed(operation_id)
             operation = await self._must_get(operation_id)
             plan = CommandPlan(
                 operation_id=operation.id,
@@ -334,6 +351,7 @@ class OperationsService:
             )
             await self._store.finish(operation_id, status, summary)
             log.info("operation_finished", operation_id=operation_id, status=status, **summary)
+            await self._changed(operation_id)
             await self._report(await self._must_get(operation_id))
         except asyncio.CancelledError:
             raise

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from acso_service_orchestration.itsm.servicenow import ChangeState
 from acso_service_orchestration.operations.models import (
     InstanceResult,
+    ItsmChange,
     Operation,
     OperationPlan,
     OperationsQuery,
@@ -102,7 +104,8 @@ class OperationStore:
         instances = await self._db.fetch(
             "SELECT * FROM so_operation_instances WHERE operation_id = $1 ORDER BY instance_id", key
         )
-        return _operation(row, instances)
+        changes = await self._changes([key])
+        return _operation(row, instances, changes.get(key))
 
     async def reply_to(self, operation_id: str) -> dict[str, Any] | None:
         """Where to send `operation.result` for an agent's request (None for API requests)."""
@@ -130,7 +133,19 @@ class OperationStore:
         by_operation: dict[Any, list[Any]] = {}
         for instance in instances:
             by_operation.setdefault(instance["operation_id"], []).append(instance)
-        return [_operation(r, by_operation.get(r["id"], [])) for r in rows]
+        changes = await self._changes([r["id"] for r in rows])
+        return [_operation(r, by_operation.get(r["id"], []), changes.get(r["id"])) for r in rows]
+
+    async def _changes(self, keys: list[uuid.UUID]) -> dict[uuid.UUID, ItsmChange]:
+        """The ITSM change request of each operation that has one (ServiceNow is the only system)."""
+        rows = await self._db.fetch(
+            """
+            SELECT operation_id, system, number, url, state, status, attempts, last_error, next_attempt_at
+              FROM so_change_requests WHERE operation_id = ANY($1::uuid[])
+            """,
+            keys,
+        )
+        return {r["operation_id"]: _itsm_change(r) for r in rows}
 
     async def approve(self, operation_id: str, approver: str) -> bool:
         """Move a pending record to approved; False when it was not pending (decided already)."""
@@ -241,7 +256,25 @@ class OperationStore:
         )
 
 
-def _operation(row: Any, instances: list[Any]) -> Operation:
+def _itsm_change(row: Any) -> ItsmChange:
+    state = row["state"]
+    return ItsmChange.model_validate(
+        {
+            "system": row["system"],
+            "number": row["number"],
+            "url": row["url"],
+            "state": ChangeState(state).name.lower() if state in set(ChangeState) else state,
+            "sync": {
+                "status": row["status"],
+                "attempts": row["attempts"],
+                "last_error": row["last_error"],
+                "next_attempt_at": row["next_attempt_at"],
+            },
+        }
+    )
+
+
+def _operation(row: Any, instances: list[Any], itsm_change: ItsmChange | None = None) -> Operation:
     target = row["target"] or {}
     return Operation(
         id=str(row["id"]),
@@ -275,6 +308,7 @@ def _operation(row: Any, instances: list[Any]) -> Operation:
         finished_at=row["finished_at"],
         summary=row["summary"] or {},
         change_request=row["change_request"],
+        itsm_change=itsm_change,
         instances=[
             InstanceResult(
                 instance_id=i["instance_id"],
