@@ -227,3 +227,23 @@ async def test_a_retried_push_finds_the_change_request_instead_of_opening_a_seco
     [change] = _changes(servicenow, operation["id"])
     assert again["itsm_change"]["number"] == first["itsm_change"]["number"] == change["number"]
     assert [p for m, p in servicenow.requests if m == "POST"] == ["/api/now/table/change_request"]
+
+
+async def test_a_status_change_whose_notification_was_lost_still_reaches_the_change_request(
+    stack: TestStack, aws: AwsClientFactory, servicenow: FakeServiceNow
+) -> None:
+    [instance_id] = await run_tagged_instances(aws, 1, {"Fleet": f"chg-lost-{uuid.uuid4().hex[:8]}"})
+    app = await _app(stack, aws, servicenow)
+    async with running(app) as client:
+        operation = await _create(client, stack, {"operation": "patch", "instance_ids": [instance_id]})
+        await wait_until(_in_state(client, stack, operation["id"], "new"))
+        # The status changes in PostgreSQL, but the process dies before telling the change sync.
+        await app[RUNTIME].db.execute(
+            "UPDATE so_operations SET status = 'rejected', rejected_by = 'demo-admin' WHERE id = $1",
+            uuid.UUID(operation["id"]),
+        )
+        await wait_until(_in_state(client, stack, operation["id"], "canceled"))
+
+    [change] = _changes(servicenow, operation["id"])
+    assert change["state"] == "4"
+    assert change["close_notes"] == "Rejected in ACSO by demo-admin."

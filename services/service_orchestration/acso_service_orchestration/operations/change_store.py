@@ -76,14 +76,20 @@ class ChangeRequestStore:
         return ChangeWork(str(row["operation_id"]), system, ref, row["state"], row["attempts"])
 
     async def due(self, limit: int) -> list[tuple[str, ItsmSystem]]:
-        """Rows behind their operation whose retry time has come and that nobody holds."""
+        """Rows behind their operation whose retry time has come and that nobody holds.
+
+        A synced row has no retry time: if its operation moved on without `track` (the hook failed),
+        it is due at once. Rows in step with a finished operation can never fall behind again.
+        """
         rows = await self._db.fetch(
             f"""
             SELECT c.operation_id, c.system FROM so_change_requests c
-             WHERE c.next_attempt_at <= now()
+             WHERE (c.next_attempt_at IS NULL OR c.next_attempt_at <= now())
+               AND (c.synced_status IS NULL
+                    OR c.synced_status NOT IN ('succeeded', 'failed', 'partially_failed', 'rejected'))
                AND (c.lease_until IS NULL OR c.lease_until < now())
                AND {_BEHIND}
-             ORDER BY c.next_attempt_at
+             ORDER BY c.next_attempt_at NULLS FIRST
              LIMIT $1
             """,  # noqa: S608 - the interpolated text is a constant condition
             limit,
