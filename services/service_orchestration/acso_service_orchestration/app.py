@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -133,23 +130,14 @@ def create_app(settings: Settings) -> web.Application:
         on_change=change_sync.changed,
     )
     runtime.add_handlers({TICKET_SYNC: sync.handle_ticket_sync, OPERATION_REQUEST: operations.handle_operation_request})
-    loops: list[asyncio.Task[None]] = []
-
-    def spawn(coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        loops.append(asyncio.create_task(coroutine, name=name))
 
     async def start_loops(_: AgentRuntime) -> None:
-        spawn(sync.retry_forever(settings.itsm_retry_poll_s), "itsm-retry")
-        spawn(operations.schedule_forever(settings.operations_scheduler_interval_s), "operations-scheduler")
+        runtime.run_every("itsm-retry", settings.itsm_retry_poll_s, sync.retry_due)
+        runtime.run_every("operations-scheduler", settings.operations_scheduler_interval_s, operations.schedule_once)
         if change_sync.enabled:
-            spawn(change_sync.retry_forever(settings.itsm_retry_poll_s), "itsm-change-retry")
+            runtime.run_every("itsm-change-retry", settings.itsm_retry_poll_s, change_sync.retry_due)
 
     async def stop_loops(_: AgentRuntime) -> None:
-        for task in loops:
-            task.cancel()
-        for task in loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await operations.stop()
         await change_sync.stop()
         await registry.aclose()

@@ -113,10 +113,9 @@ class AgentDirectory:
             )
         return {"agent": payload.get("agent")}
 
-    async def probe_forever(self, interval_s: float) -> None:
-        while True:
-            results = await self.ping_all()
-            failed = [r.agent for r in results if not r.ok]
-            if failed:
-                log.warning("ping_failed", agents=failed)
-            await asyncio.sleep(interval_s)
+    async def probe(self) -> None:
+        """One round of pings (the background probe runs it every `ping_interval_s`)."""
+        results = await self.ping_all()
+        failed = [r.agent for r in results if not r.ok]
+        if failed:
+            log.warning("ping_failed", agents=failed)

@@ -67,9 +67,10 @@ def create_app(settings: Settings) -> web.Application:
             INCIDENT_STATUS: engine.handle_incident_status,
         },
     )
+
     async def start_background(_: AgentRuntime) -> None:
-        runtime.run_in_background("ping-probe", directory.probe_forever(settings.ping_interval_s))
-        runtime.run_in_background("workflow-sweeper", engine.sweep_forever(settings.sweep_interval_s))
+        runtime.run_every("ping-probe", settings.ping_interval_s, directory.probe)
+        runtime.run_every("workflow-sweeper", settings.sweep_interval_s, engine.sweep)
 
     runtime.on_start(start_background)
     app = build_service_app(runtime, [router, alert_router, ws_router])

@@ -11,7 +11,6 @@ Steps of `alert_to_containment`: `triage` (threat hunter) then `respond` (incide
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -178,14 +177,6 @@ class WorkflowEngine:
             log.warning("step_resent", workflow_id=workflow_id, step=row["step"], attempt=row["attempts"] + 1)
             await self._send(workflow_id, row["step"])
         return len(due)
-
-    async def sweep_forever(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.sweep()
-            except Exception as err:
-                log.warning("sweep_failed", error=str(err))
 
     # -- results -----------------------------------------------------------------------------
     async def handle_triage_result(self, envelope: Envelope) -> dict[str, Any]:

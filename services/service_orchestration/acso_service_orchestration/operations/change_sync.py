@@ -149,17 +149,6 @@ class ChangeRequestSync:
             await self.sync_one(operation_id)
         return len(due)
 
-    async def retry_forever(self, interval_s: float) -> None:
-        """The background retry loop; a failing pass is logged and the loop goes on."""
-        while True:
-            try:
-                await self.retry_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("change_request_retry_pass_failed", error=describe_error(err))
-            await asyncio.sleep(interval_s)
-
     async def wait_idle(self) -> None:
         """Wait for the background attempts started so far (tests and shutdown)."""
         while self._tasks:

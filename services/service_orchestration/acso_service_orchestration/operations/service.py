@@ -384,17 +384,6 @@ class OperationsService:
             else:
                 self.start_if_ready(operation)
 
-    async def schedule_forever(self, interval_s: float) -> None:
-        """The scheduler loop; a failing pass is logged and the loop goes on."""
-        while True:
-            try:
-                await self.schedule_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("operation_schedule_failed", error=type(err).__name__)
-            await asyncio.sleep(interval_s)
-
     async def wait_idle(self) -> None:
         """Wait for running operations (tests and shutdown)."""
         while self._tasks:

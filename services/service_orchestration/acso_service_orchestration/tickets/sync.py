@@ -165,14 +165,3 @@ class TicketSyncService:
         for incident_id, system in due:
             await self.sync_one(incident_id, system)
         return len(due)
-
-    async def retry_forever(self, interval_s: float) -> None:
-        """The background retry loop; a failing pass is logged and the loop goes on."""
-        while True:
-            try:
-                await self.retry_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("ticket_retry_pass_failed", error=describe_error(err))
-            await asyncio.sleep(interval_s)
