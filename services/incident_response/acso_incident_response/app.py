@@ -9,6 +9,7 @@ from aiohttp import web
 from acso_incident_response import __version__, outbox
 from acso_incident_response.actions.network import ensure_ip_set
 from acso_incident_response.approvals import Approvals
+from acso_incident_response.delegation import Delegations
 from acso_incident_response.executor import Executor
 from acso_incident_response.incidents import Incidents
 from acso_incident_response.keys import APPROVALS, EXECUTOR, INCIDENTS, REASONER
@@ -18,7 +19,12 @@ from acso_incident_response.reasoning import IncidentReasoner
 from acso_incident_response.routes import router
 from acso_incident_response.settings import Settings
 from acso_shared.aws.compliance import ComplianceReader
-from acso_shared.contracts import INCIDENT_ALERTS_UPDATED, INCIDENT_EXTERNAL_UPDATE, RESPONSE_REQUEST
+from acso_shared.contracts import (
+    INCIDENT_ALERTS_UPDATED,
+    INCIDENT_EXTERNAL_UPDATE,
+    OPERATION_RESULT,
+    RESPONSE_REQUEST,
+)
 from acso_shared.db.registry import agent_migrations
 from acso_shared.llm.records import publish_usage
 from acso_shared.logging import get_logger
@@ -30,7 +36,8 @@ log = get_logger("acso.incident_response")
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The service: REST API, the task-queue handlers, the outbox pump and the approval-expiry sweeper."""
+    """The service: REST API, the task-queue handlers, the outbox pump and the sweepers (approval expiry,
+    delegated-action timeouts)."""
     runtime = AgentRuntime(
         settings, Agent.INCIDENT_RESPONSE, __version__, migrations=agent_migrations(Agent.INCIDENT_RESPONSE)
     )
@@ -58,14 +65,17 @@ def create_app(settings: Settings) -> web.Application:
     )
     incidents = Incidents(runtime, settings, pump, compliance)
     approvals = Approvals(runtime, pump)
+    delegations = Delegations(runtime, settings, executor, pump)
     runtime.add_handlers(
         {
             RESPONSE_REQUEST: planner.handle,
             ACTION_EXECUTE: executor.handle,
             INCIDENT_ALERTS_UPDATED: incidents.handle_alerts_updated,
             INCIDENT_EXTERNAL_UPDATE: incidents.handle_external_update,
+            OPERATION_RESULT: delegations.handle_result,
         }
     )
+
     async def summarise_due() -> None:
         await reasoner.summarise_due(debounce_s=settings.summary_debounce_s, lease_s=settings.summary_lease_s)
 
@@ -74,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
         await executor.start()
         pump.start()
         runtime.run_every("approval-sweeper", settings.sweep_interval_s, approvals.expire_overdue)
+        runtime.run_every("delegated-action-timeouts", settings.sweep_interval_s, delegations.expire_overdue)
         # Its own loop: a slow model must not hold up approval expiry.
         runtime.run_every("incident-summaries", settings.sweep_interval_s, summarise_due)
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import asyncpg
 
-from acso_incident_response import lifecycle
+from acso_incident_response import lifecycle, outbox
+from acso_incident_response.actions.base import DirectAction
 from acso_incident_response.actions.catalog import ACTIONS
+from acso_incident_response.actions.delegated import DelegatedAction, operation_step
 from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.planning import SYSTEM, Planner, action_event, dispatch_ready, maybe_contained
 from acso_incident_response.policy import check
@@ -24,10 +26,12 @@ from acso_incident_response.targets import Target
 from acso_shared.audit.chain import ActorKind, AuditResult
 from acso_shared.audit.repository import AuditLog
 from acso_shared.aws.sqs import SqsClient
+from acso_shared.contracts import OPERATION_REQUEST
 from acso_shared.db import Database
 from acso_shared.errors import AcsoError, Conflict, NotFound, Unavailable
 from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
+from acso_shared.resources import Agent
 from acso_shared.runtime import AgentRuntime
 
 log = get_logger("acso.incident_response.executor")
@@ -56,7 +60,8 @@ class Executor:
         await self._locks.close()
 
     @asynccontextmanager
-    async def _action_lock(self, action_id: str) -> AsyncIterator[None]:
+    async def action_lock(self, action_id: str) -> AsyncIterator[None]:
+        """Hold the action for one worker (runs, results, reverts, timeouts); Conflict `action_busy` if taken."""
         async with self._locks.connection() as conn:
             locked = await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_CLASS, action_id)
             if not locked:
@@ -69,7 +74,7 @@ class Executor:
     async def handle(self, envelope: Envelope) -> dict[str, Any]:
         """`action.execute`: run one planned action (or finish a run a crash interrupted)."""
         action_id = str(envelope.payload.get("action_id", ""))
-        async with self._action_lock(action_id):
+        async with self.action_lock(action_id):
             outcome = await self._run(action_id, envelope)
         self._outbox.wake()
         return {"action_id": action_id, "outcome": outcome}
@@ -86,7 +91,7 @@ class Executor:
         # The scope may have changed since planning (a protected tag added): decide again, fail closed.
         decision = await check(ctx, target, actions_in_incident=0)
         if not decision.allowed:
-            await self._finish(row, "blocked", reason=f"{decision.code}: {decision.reason}")
+            await self.finish(row, "blocked", reason=f"{decision.code}: {decision.reason}")
             return "blocked"
         if not await self._start(row, envelope):
             return "deferred"
@@ -99,26 +104,28 @@ class Executor:
                     "UPDATE ir_actions SET before_state = $2 WHERE id = $1", action_id, before
                 )
             if row["dry_run"]:
-                await self._finish(
+                await self.finish(
                     row, "succeeded", before=before, after={"dry_run": True, "would": action.describe(target, params)}
                 )
                 return "dry_run"
+            if isinstance(action, DelegatedAction):
+                return await self._delegate(row, action, target, params)
+            if not isinstance(action, DirectAction):
+                raise TypeError(f"{action.name} is neither a direct nor a delegated action")
             state = await action.current(ctx, target, params)
             if not action.done(state, params):
                 await action.apply(ctx, target, params, state)
                 state = await action.current(ctx, target, params)
                 if not action.done(state, params):
-                    await self._finish(
-                        row, "failed", before=before, after=state, error="the change did not take effect"
-                    )
+                    await self.finish(row, "failed", before=before, after=state, error="the change did not take effect")
                     return "failed"
-            await self._finish(row, "succeeded", before=before, after=state)
+            await self.finish(row, "succeeded", before=before, after=state)
             return "succeeded"
         except Unavailable:
             # Throttled or unreachable: the task is retried by the consumer.
             raise
         except AcsoError as err:
-            await self._finish(row, "failed", error=f"{err.code}: {err.message}")
+            await self.finish(row, "failed", error=f"{err.code}: {err.message}")
             return "failed"
 
     async def _start(self, row: asyncpg.Record, envelope: Envelope) -> bool:
@@ -153,6 +160,51 @@ class Executor:
             )
         return True
 
+    async def _delegate(
+        self, row: asyncpg.Record, action: DelegatedAction, target: Target, params: dict[str, Any]
+    ) -> str:
+        """Ask service orchestration for the operation, once; the action stays running until a final result.
+
+        The request goes through the outbox in the same transaction that records it on the action, so
+        a crash loses neither, and a redelivered `action.execute` finds it recorded and asks nothing.
+        """
+        action_id, incident_id = row["id"], row["incident_id"]
+        request = action.operation_request(target, params, incident_id)
+        async with self._runtime.db.transaction() as conn:
+            current = await conn.fetchrow(
+                "SELECT status, after_state FROM ir_actions WHERE id = $1 FOR UPDATE", action_id
+            )
+            if current["status"] != "running":
+                return f"skipped:{current['status']}"
+            if (current["after_state"] or {}).get("delegated_to"):
+                return "delegated"
+            workflow_id = await conn.fetchval("SELECT workflow_id FROM ir_incidents WHERE id = $1", incident_id)
+            envelope = Envelope(
+                idempotency_key=f"{OPERATION_REQUEST}:{action_id}",
+                kind=OPERATION_REQUEST,
+                workflow_id=workflow_id,
+                step=operation_step(action_id),
+                sender=lifecycle.SENDER,
+                payload=request.model_dump(mode="json"),
+            )
+            await outbox.add_task(conn, Agent.SERVICE_ORCHESTRATION, envelope)
+            after = {
+                "delegated_to": Agent.SERVICE_ORCHESTRATION.value,
+                "operation": request.operation,
+                "request_key": envelope.idempotency_key,
+                "status": "requested",
+            }
+            await conn.execute("UPDATE ir_actions SET after_state = $2 WHERE id = $1", action_id, after)
+            await lifecycle.timeline(
+                conn,
+                incident_id,
+                "action_delegated",
+                SYSTEM,
+                f"requested from service orchestration: {action.describe(target, params)}",
+                {"action_id": action_id, "operation": request.operation, "request_key": envelope.idempotency_key},
+            )
+        return "delegated"
+
     async def _send_later(self, envelope: Envelope, deferrals: int) -> None:
         """The same task again after `rate_limit_retry_s` (SQS DelaySeconds)."""
         later = envelope.model_copy(update={"idempotency_key": f"{envelope.idempotency_key}:deferred:{deferrals}"})
@@ -162,7 +214,7 @@ class Executor:
             QueueUrl=url, MessageBody=later.to_body(), DelaySeconds=self._settings.rate_limit_retry_s
         )
 
-    async def _finish(
+    async def finish(
         self,
         row: asyncpg.Record,
         status: str,
@@ -172,6 +224,7 @@ class Executor:
         error: str | None = None,
         reason: str | None = None,
     ) -> None:
+        """Record a final status (succeeded, failed, blocked, rejected), then release the steps after it."""
         action_id, incident_id = row["id"], row["incident_id"]
         # Audited before the status is committed: a crash in between re-runs this, and the key dedupes it.
         await self._audit.record(
@@ -205,6 +258,7 @@ class Executor:
                 "succeeded": f"done: {row['action_type']} on {row['target']}",
                 "failed": f"failed: {row['action_type']} on {row['target']}: {error}",
                 "blocked": f"not done: {row['action_type']} on {row['target']} ({reason})",
+                "rejected": f"not done: {row['action_type']} on {row['target']} was rejected ({reason})",
             }[status]
             await lifecycle.timeline(
                 conn,
@@ -220,7 +274,7 @@ class Executor:
 
     async def revert(self, incident_id: str, action_id: str, actor: str) -> None:
         """Restore the state an action found; only a succeeded, real, revertible action can be reverted."""
-        async with self._action_lock(action_id):
+        async with self.action_lock(action_id):
             row = await self._runtime.db.fetchrow(
                 "SELECT * FROM ir_actions WHERE id = $1 AND incident_id = $2", action_id, incident_id
             )

@@ -35,6 +35,11 @@ class Settings(ServiceSettings):
         default="acso-{env}-quarantine-{vpc_id}", description="Name of the no-traffic group, one per VPC"
     )
     deny_all_policy_name: str = "acso-quarantine-deny-all"
+    delegated_action_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="A delegated action with no final result from its agent after this fails (operation_timeout)",
+    )
     summary_debounce_s: float = Field(
         default=5.0, ge=0, description="An incident is summarised once its status has not changed for this long"
     )

@@ -232,7 +232,7 @@ async def test_a_protected_instance_is_never_modified_and_the_incident_says_why(
     stack: TestStack, aws: AwsClientFactory
 ) -> None:
     instance = await _instance(aws, tags={"acso:protected": "true"})
-    request = _request(_alert("Backdoor:EC2/C&CActivity.B", [_ec2_resource(instance)]))
+    request = _request(_alert("UnauthorizedAccess:EC2/RDPBruteForce", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
     async with running(app) as client:
@@ -305,7 +305,7 @@ async def test_reverting_the_quarantine_restores_the_original_security_groups(
 ) -> None:
     instance = await _instance(aws)
     original = sorted(g["GroupId"] for g in instance["SecurityGroups"])
-    request = _request(_alert("Trojan:EC2/BlackholeTraffic", [_ec2_resource(instance)]))
+    request = _request(_alert("UnauthorizedAccess:EC2/MetadataDNSRebind", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
     async with running(app) as client:

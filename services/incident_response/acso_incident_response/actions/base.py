@@ -1,8 +1,9 @@
 """The action contract: risk tier, current-state check, apply, revert and a dry-run description.
 
-Executing an action is idempotent by construction: the executor reads the current AWS state first
-and only applies when the resource is not yet in the desired state, so a task redelivered after a
-crash finishes the work instead of repeating it.
+Executing a direct action is idempotent by construction: the executor reads the current AWS state
+first and only applies when the resource is not yet in the desired state, so a task redelivered
+after a crash finishes the work instead of repeating it. Delegated actions (`actions/delegated.py`)
+are carried out by another agent instead.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ class ActionContext:
 
 
 class ActionType(ABC):
-    """One kind of action. Subclasses are stateless; state lives in the action row."""
+    """One kind of action. Subclasses are stateless; state lives in the action row.
+
+    What every action shares: its risk, its target kind, the state it records before it runs, its
+    revert and its description. How the change is made is up to the two kinds below.
+    """
 
     name: ClassVar[str]
     risk: ClassVar[Risk]
@@ -45,14 +50,6 @@ class ActionType(ABC):
     async def current(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> State:
         """The resource's present state, as far as this action cares."""
 
-    @abstractmethod
-    def done(self, state: State, params: dict[str, Any]) -> bool:
-        """Whether `state` already is what the action wants."""
-
-    @abstractmethod
-    async def apply(self, ctx: ActionContext, target: Target, params: dict[str, Any], state: State) -> None:
-        """Change the resource; only called when `done(state)` is false."""
-
     async def revert(self, ctx: ActionContext, target: Target, before: State) -> None:
         """Restore `before`. Actions whose effect must stay (evidence) keep this refusal."""
         raise Conflict("not_revertible", f"{self.name} cannot be reverted")
@@ -60,6 +57,18 @@ class ActionType(ABC):
     @abstractmethod
     def describe(self, target: Target, params: dict[str, Any]) -> str:
         """What the action does, in one sentence (used for dry runs and the timeline)."""
+
+
+class DirectAction(ActionType):
+    """An action incident response carries out itself, through the AWS APIs."""
+
+    @abstractmethod
+    def done(self, state: State, params: dict[str, Any]) -> bool:
+        """Whether `state` already is what the action wants."""
+
+    @abstractmethod
+    async def apply(self, ctx: ActionContext, target: Target, params: dict[str, Any], state: State) -> None:
+        """Change the resource; only called when `done(state)` is false."""
 
 
 def aws_code(err: BaseException) -> str:

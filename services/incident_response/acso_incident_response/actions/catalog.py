@@ -13,6 +13,7 @@ from acso_incident_response.actions.ec2 import (
 )
 from acso_incident_response.actions.iam import DeactivateAccessKey, DenyAllPolicy, user_of_key, user_tags
 from acso_incident_response.actions.network import BlockBucketPublicAccess, BlockIp, bucket_tags
+from acso_incident_response.actions.ssm import CollectForensics
 from acso_incident_response.targets import Target, TargetKind
 
 ACTIONS: dict[str, ActionType] = {
@@ -26,6 +27,7 @@ ACTIONS: dict[str, ActionType] = {
         DenyAllPolicy(),
         BlockIp(),
         BlockBucketPublicAccess(),
+        CollectForensics(),
     )
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from acso_incident_response.actions.base import ActionContext, ActionType, Risk, State, aws_code
+from acso_incident_response.actions.base import ActionContext, DirectAction, Risk, State, aws_code
 from acso_incident_response.targets import Target, TargetKind
 from acso_shared.aws.clients import translate_aws_error
 from acso_shared.errors import NotFound
@@ -29,7 +29,7 @@ def instance_tags(instance: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
 
 
-class SnapshotVolumes(ActionType):
+class SnapshotVolumes(DirectAction):
     """Snapshot every EBS volume of an instance, tagged with the action id so a retry finds them."""
 
     name: ClassVar[str] = "ec2.snapshot_volumes"
@@ -113,7 +113,7 @@ async def quarantine_group(ctx: ActionContext, vpc_id: str) -> str:
         raise translate_aws_error(err, "ec2:quarantine group") from err
 
 
-class QuarantineInstance(ActionType):
+class QuarantineInstance(DirectAction):
     """Replace the instance's security groups with the VPC's quarantine group."""
 
     name: ClassVar[str] = "ec2.quarantine"
@@ -150,7 +150,7 @@ async def _set_groups(ctx: ActionContext, instance_id: str, groups: list[str]) -
         raise translate_aws_error(err, "ec2:ModifyInstanceAttribute") from err
 
 
-class TagInstance(ActionType):
+class TagInstance(DirectAction):
     """Tag the instance with its incident so everybody looking at it knows why it is isolated."""
 
     name: ClassVar[str] = "ec2.tag"
@@ -193,7 +193,7 @@ class TagInstance(ActionType):
         return f"tag {target.id} with its incident"
 
 
-class StopInstance(ActionType):
+class StopInstance(DirectAction):
     """Stop the instance (high risk: it interrupts whatever legitimate work it also does)."""
 
     name: ClassVar[str] = "ec2.stop"

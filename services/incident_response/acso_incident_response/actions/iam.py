@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from acso_incident_response.actions.base import ActionContext, ActionType, Risk, State, aws_code
+from acso_incident_response.actions.base import ActionContext, DirectAction, Risk, State, aws_code
 from acso_incident_response.targets import Target, TargetKind
 from acso_shared.aws.clients import translate_aws_error
 from acso_shared.errors import NotFound
@@ -42,7 +42,7 @@ async def user_tags(ctx: ActionContext, user_name: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in response.get("Tags", [])}
 
 
-class DeactivateAccessKey(ActionType):
+class DeactivateAccessKey(DirectAction):
     name: ClassVar[str] = "iam.deactivate_key"
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.IAM_ACCESS_KEY
@@ -79,7 +79,7 @@ class DeactivateAccessKey(ActionType):
         return f"deactivate access key {target.id}"
 
 
-class DenyAllPolicy(ActionType):
+class DenyAllPolicy(DirectAction):
     """An inline deny-all policy on the user: stops every other credential of the user too."""
 
     name: ClassVar[str] = "iam.deny_all"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from acso_incident_response.actions.base import ActionContext, ActionType, Risk, State, aws_code
+from acso_incident_response.actions.base import ActionContext, DirectAction, Risk, State, aws_code
 from acso_incident_response.targets import Target, TargetKind
 from acso_shared.aws.clients import AwsClientFactory, translate_aws_error
 from acso_shared.errors import Conflict, Unavailable
@@ -57,7 +57,7 @@ def _cidr(ip: str) -> str:
     return f"{ip}/32"
 
 
-class BlockIp(ActionType):
+class BlockIp(DirectAction):
     """Add the address to the WAF block-list IP set."""
 
     name: ClassVar[str] = "waf.block_ip"
@@ -114,7 +114,7 @@ class BlockIp(ActionType):
         return f"add {target.id} to the WAF block list"
 
 
-class BlockBucketPublicAccess(ActionType):
+class BlockBucketPublicAccess(DirectAction):
     """Turn on all four S3 Block Public Access settings of the bucket."""
 
     name: ClassVar[str] = "s3.block_public_access"
