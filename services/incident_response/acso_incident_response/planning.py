@@ -400,8 +400,19 @@ async def action_event(conn: asyncpg.Connection, action_id: str, outcome: str) -
     )
 
 
+async def _decide_in_turn(conn: asyncpg.Connection, incident_id: str) -> None:
+    """Lock the incident row until commit, so the decisions of actions finishing together take turns.
+
+    Without it, two parallel predecessors of one step finishing at once each see the other still
+    running (each transaction reads before the other commits): neither releases the step after
+    them, nor marks the incident contained. Statements after the lock read what the other committed.
+    """
+    await conn.execute("SELECT 1 FROM ir_incidents WHERE id = $1 FOR UPDATE", incident_id)
+
+
 async def dispatch_ready(conn: asyncpg.Connection, incident_id: str) -> None:
     """Queue `action.execute` for each planned action whose predecessors have all finished (once per action)."""
+    await _decide_in_turn(conn, incident_id)
     rows = await conn.fetch(
         "SELECT id, step, after_steps FROM ir_actions WHERE incident_id = $1 AND status = 'planned'", incident_id
     )
@@ -426,6 +437,7 @@ async def dispatch_ready(conn: asyncpg.Connection, incident_id: str) -> None:
 
 async def maybe_contained(conn: asyncpg.Connection, incident_id: str) -> None:
     """A triaged incident is contained once every action has finished and at least one real one succeeded."""
+    await _decide_in_turn(conn, incident_id)
     row = await conn.fetchrow(
         "SELECT i.status,"
         " count(*) FILTER (WHERE a.status NOT IN ('succeeded','failed','reverted','rejected','blocked'))"
