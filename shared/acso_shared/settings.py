@@ -94,6 +94,9 @@ class ServiceSettings(AcsoSettings):
     # AWS Config compliance shown on incidents and operation previews (context, never a gate).
     config_compliance_enabled: bool = True
     config_compliance_cache_s: float = Field(default=60.0, ge=0)
+    config_compliance_unknown_cache_s: float = Field(
+        default=30.0, ge=0, description="How long an unknown verdict (Config failing) is reused"
+    )
 
     @property
     def llm(self) -> LlmSettings:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from acso_incident_response import __version__, outbox
@@ -57,12 +55,7 @@ def create_app(settings: Settings) -> web.Application:
     planner.after_planning = reasoner.plan
     executor = Executor(runtime, settings, planner, pump)
 
-    async def config() -> Any:
-        return await runtime.clients.client("config")
-
-    compliance = ComplianceReader(
-        config, enabled=settings.config_compliance_enabled, cache_s=settings.config_compliance_cache_s
-    )
+    compliance = ComplianceReader.for_settings(runtime.clients, settings)
     incidents = Incidents(runtime, settings, pump, compliance)
     approvals = Approvals(runtime, pump)
     delegations = Delegations(runtime, settings, executor, pump)

@@ -92,9 +92,6 @@ def create_app(settings: Settings) -> web.Application:
     async def ssm() -> Any:
         return await runtime.clients.client("ssm")
 
-    async def config() -> Any:
-        return await runtime.clients.client("config")
-
     writer = ChangeRequestWriter(
         runtime.reasoning,
         lambda outcome: publish_usage(
@@ -121,9 +118,7 @@ def create_app(settings: Settings) -> web.Application:
             poll_interval_s=settings.operations_poll_interval_s,
             instance_timeout_s=settings.operations_instance_timeout_s,
         ),
-        ComplianceReader(
-            config, enabled=settings.config_compliance_enabled, cache_s=settings.config_compliance_cache_s
-        ),
+        ComplianceReader.for_settings(runtime.clients, settings),
         to_incident_response,
         runtime.instance_id,
         write_change_request=writer.write,

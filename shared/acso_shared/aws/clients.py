@@ -83,16 +83,34 @@ class AwsClientFactory:
     def endpoint_url(self) -> str | None:
         return self._settings.aws_endpoint_url
 
-    async def client(self, service: str, *, endpoint_url: str | None = None) -> Any:
+    async def client(
+        self,
+        service: str,
+        *,
+        endpoint_url: str | None = None,
+        attempts: int | None = None,
+        read_timeout_s: float | None = None,
+    ) -> Any:
         """The shared client for `service` (e.g. "sqs"), created on first use.
 
         `endpoint_url` is for services whose endpoint is per resource, such as the API Gateway
-        management API (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`).
+        management API (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`). `attempts`
+        and `read_timeout_s` give a separate client that fails fast, for calls whose answer is
+        context a request can do without (Config compliance on an incident page).
         """
-        key = f"{service} {endpoint_url}" if endpoint_url else service
+        key = f"{service} {endpoint_url} {attempts} {read_timeout_s}"
         existing = self._clients.get(key)
         if existing is not None:
             return existing
+        config = self._config
+        if attempts is not None or read_timeout_s is not None:
+            config = config.merge(
+                AioConfig(
+                    retries={"max_attempts": attempts or 5, "mode": "standard"},
+                    read_timeout=read_timeout_s or 30,
+                    connect_timeout=min(5.0, read_timeout_s or 5.0),
+                )
+            )
         created = await self._stack.enter_async_context(
             self._session.create_client(
                 service,  # type: ignore[call-overload]
@@ -100,7 +118,7 @@ class AwsClientFactory:
                 endpoint_url=endpoint_url
                 or self._settings.aws_service_endpoints.get(service)
                 or self._settings.aws_endpoint_url,
-                config=self._config,
+                config=config,
             )
         )
         # Another task may have raced us to create it; keep the first, the stack closes both.

@@ -18,8 +18,9 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from acso_shared.aws.clients import error_code
+from acso_shared.aws.clients import AwsClientFactory, error_code
 from acso_shared.logging import get_logger
+from acso_shared.settings import ServiceSettings
 
 log = get_logger("acso.aws.compliance")
 
@@ -81,8 +82,10 @@ def compliance_from_results(
 class ComplianceReader:
     """Reads resource compliance through an aiobotocore `config` client.
 
-    `cache_s` keeps each verdict that long (0 disables the cache); `unknown` verdicts are not
-    cached, so a fixed permission or a Config recorder turned on shows at the next read.
+    `cache_s` keeps each verdict that long (0 disables the cache). `unknown_cache_s` keeps an
+    `unknown` verdict (Config failing, refusing or missing) for a shorter while: long enough that
+    an incident page does not wait on a failing API at every read, short enough that a fixed
+    permission or a recorder turned on shows soon.
     """
 
     def __init__(
@@ -92,14 +95,31 @@ class ComplianceReader:
         enabled: bool = True,
         concurrency: int = 5,
         cache_s: float = 0.0,
+        unknown_cache_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._enabled = enabled
         self._slots = asyncio.Semaphore(concurrency)
         self._cache_s = cache_s
+        self._unknown_cache_s = unknown_cache_s
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, ResourceCompliance]] = {}
+
+    @classmethod
+    def for_settings(cls, clients: AwsClientFactory, settings: ServiceSettings) -> ComplianceReader:
+        """The reader a service uses: a fail-fast `config` client (two attempts, 3 s reads: the
+        verdict is context a page can show as unknown) and the cache lifetimes from settings."""
+
+        async def config() -> Any:
+            return await clients.client("config", attempts=2, read_timeout_s=3.0)
+
+        return cls(
+            config,
+            enabled=settings.config_compliance_enabled,
+            cache_s=settings.config_compliance_cache_s,
+            unknown_cache_s=settings.config_compliance_unknown_cache_s,
+        )
 
     async def resource(self, resource_id: str, resource_type: str = EC2_INSTANCE) -> ResourceCompliance:
         """The compliance of one resource; never raises for AWS failures."""
@@ -109,8 +129,19 @@ class ComplianceReader:
             )
         key = (resource_type, resource_id)
         cached = self._cache.get(key)
-        if cached is not None and self._clock() - cached[0] < self._cache_s:
-            return cached[1]
+        if cached is not None:
+            at, verdict = cached
+            keep = self._unknown_cache_s if verdict.state == "unknown" else self._cache_s
+            if self._clock() - at < keep:
+                return verdict
+        verdict = await self._read(resource_type, resource_id)
+        if (self._unknown_cache_s if verdict.state == "unknown" else self._cache_s) > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (self._clock(), verdict)
+        return verdict
+
+    async def _read(self, resource_type: str, resource_id: str) -> ResourceCompliance:
         results: list[Mapping[str, Any]] = []
         try:
             async with self._slots:
@@ -129,12 +160,7 @@ class ComplianceReader:
             return self._unknown(resource_type, resource_id, f"config_error:{error_code(err) or 'unknown'}")
         except BotoCoreError as err:
             return self._unknown(resource_type, resource_id, f"config_unreachable:{type(err).__name__}")
-        verdict = compliance_from_results(resource_type, resource_id, results)
-        if self._cache_s > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (self._clock(), verdict)
-        return verdict
+        return compliance_from_results(resource_type, resource_id, results)
 
     async def resources(self, resource_ids: list[str], resource_type: str = EC2_INSTANCE) -> list[ResourceCompliance]:
         """The compliance of several resources of one type, in order."""

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from acso_incident_response.app import create_app
+from acso_incident_response.keys import INCIDENTS
 from acso_incident_response.settings import Settings
 from acso_shared.alerts.models import (
     NormalizedAlert,
@@ -130,18 +131,27 @@ async def test_config_failing_leaves_the_incident_readable_with_the_reason(
     stack: TestStack, config: FakeAwsConfig
 ) -> None:
     config.credentials = {"some-other-key": "x"}  # Config refuses the service's credentials
+    clock = [0.0]
     settings = stack.service_settings(Settings, aws_service_endpoints={"config": config.url})
     app = create_app(settings)
+    # The unknown verdict is kept for a while (a failing Config must not slow every read)...
+    app[INCIDENTS]._compliance._clock = lambda: clock[0]
     async with running(app) as client:
         incident = await _open_incident(app, client, stack, _instance_id())
-        # An unknown verdict is not cached: once Config accepts the caller, the next read shows it.
+        path = f"/v1/incidents/{incident['id']}"
+        asked = len(config.requests) + len(config.rejected)
         config.credentials = {"testing": "testing"}
         config.evaluate(EC2, incident["compliance"][0]["resource_id"], "restricted-ssh", "COMPLIANT")
-        fixed = await (await client.get(f"/v1/incidents/{incident['id']}", headers=stack.auth("analyst"))).json()
+        cached = await (await client.get(path, headers=stack.auth("analyst"))).json()
+        assert len(config.requests) + len(config.rejected) == asked
+        # ...and read again once it is older than config_compliance_unknown_cache_s.
+        clock[0] += settings.config_compliance_unknown_cache_s + 1
+        fixed = await (await client.get(path, headers=stack.auth("analyst"))).json()
 
     [verdict] = incident["compliance"]
     assert verdict["state"] == "unknown"
     assert verdict["reason"] == "config_error:UnrecognizedClientException"
+    assert cached["compliance"] == incident["compliance"]
     assert fixed["compliance"][0]["state"] == "compliant"
 
 
