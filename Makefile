@@ -13,6 +13,9 @@ PYPROJECTS := $(foreach p,$(PACKAGES) $(LAMBDA_PACKAGES),$(p)/pyproject.toml)
 ROLE ?= analyst
 ENV ?= dev
 PYTEST_ARGS ?=
+# Two workers (the suite mostly waits on servers), grouped as tests/conftest.py says.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS)
 
 -include devtools/terraform.mk
 -include devtools/lambdas.mk
@@ -38,16 +41,16 @@ token: ## Print an access token of the demo user with ROLE (needs `make run` in 
 	@$(PY) -m acso_shared.cli token --role $(ROLE)
 
 test: setup browser ## Run the whole suite: unit, integration, end to end (starts its own emulator and database)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: setup ## Only the unit tests (no I/O)
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 test-integration: setup ## Only the integration tests (emulator + PostgreSQL)
-	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+	$(PY) -m pytest -m integration $(XDIST) $(PYTEST_ARGS)
 
 test-e2e: setup browser ## Only the end-to-end tests (the system as `make run` starts it)
-	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -m e2e $(XDIST) $(PYTEST_ARGS)
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check shared services lambdas tests bench devtools

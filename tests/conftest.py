@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,33 @@ from tests.support.stack import (
     start_system,
     start_test_stack,
 )
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to when `make test` runs it on several xdist workers.
+
+    Every test of the whole running system (`tests/e2e`, except the reliability modules, which
+    start systems of their own) goes to one worker, so one system is started; the Terraform
+    checks stay together (they build shared virtual environments); otherwise each module stays
+    whole, so module-scoped fixtures start once. Each worker has its own emulator and database.
+    """
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/e2e/") and not path.startswith("tests/e2e/reliability/"):
+        return "e2e-system"
+    if path.startswith("tests/terraform/"):
+        return "terraform"
+    return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Schedule by `work_unit` (xdist's own `loadgroup` marks do not reach the scheduler here)."""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class WorkUnitScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

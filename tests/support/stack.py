@@ -21,10 +21,11 @@ from acso_shared.db import apply_migrations
 from acso_shared.db.registry import all_migrations
 from acso_shared.local.emulator import MotoServer
 from acso_shared.local.postgres import EmbeddedPostgres
-from acso_shared.local.processes import free_port, stop_process, wait_for_http
+from acso_shared.local.processes import stop_process, wait_for_http
 from acso_shared.provision import ProvisionedStack, Provisioner, user_token
 from acso_shared.resources import Agent
 from acso_shared.settings import AcsoSettings
+from tests.support.ports import reserve_ports
 
 TEST_ENV = "test"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
@@ -71,8 +72,8 @@ class TestStack:
 
 def start_test_stack(work_dir: Path) -> Iterator[TestStack]:
     os.environ.update(CREDENTIALS)
-    emulator = MotoServer(free_port(), log_path=work_dir / "emulator.log")
-    postgres = EmbeddedPostgres(work_dir / "postgres", free_port())
+    emulator = MotoServer(reserve_ports(), log_path=work_dir / "emulator.log")
+    postgres = EmbeddedPostgres(work_dir / "postgres", reserve_ports())
     emulator.start()
     try:
         postgres.start()
@@ -132,13 +133,13 @@ def start_system(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
     import json
 
     os.environ.update(CREDENTIALS)  # the test's own AWS clients talk to the same emulator
-    base = _free_block(len(Agent))
+    base = reserve_ports(len(Agent))
     env = {
         **os.environ,
         **CREDENTIALS,
         "ACSO_DATA_DIR": str(data_dir),
-        "ACSO_EMULATOR_PORT": str(_free_port_outside(base, len(Agent))),
-        "ACSO_POSTGRES_PORT": str(_free_port_outside(base, len(Agent))),
+        "ACSO_EMULATOR_PORT": str(reserve_ports()),
+        "ACSO_POSTGRES_PORT": str(reserve_ports()),
         "ACSO_BASE_PORT": str(base),
         **(extra_env or {}),
     }
@@ -169,37 +170,6 @@ def start_system(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         yield system
     finally:
         stop_process(process, grace_s=60)
-
-
-def _free_port_outside(base: int, size: int) -> int:
-    """A free port not inside the services' block: nothing is bound there yet, so the OS could hand
-    one of those ports out again and a service would then fail to bind it."""
-    for _ in range(50):
-        port = free_port()
-        if not base <= port < base + size:
-            return port
-    raise RuntimeError("no free port outside the services' block")
-
-
-def _free_block(size: int) -> int:
-    """A base port with `size` consecutive free ports after it."""
-    import socket
-
-    for _ in range(50):
-        base = free_port()
-        if base + size > 65000:
-            continue
-        ok = True
-        for port in range(base, base + size):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no block of free ports")
 
 
 async def wait_until(predicate: Callable[[], Any], *, timeout_s: float = 30.0, interval_s: float = 0.1) -> Any:
