@@ -105,6 +105,8 @@ class ComplianceReader:
         self._unknown_cache_s = unknown_cache_s
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, ResourceCompliance]] = {}
+        # Config itself failing (5xx, unreachable) is not about one resource: stop asking for a while.
+        self._down: tuple[float, str] | None = None
 
     @classmethod
     def for_settings(cls, clients: AwsClientFactory, settings: ServiceSettings) -> ComplianceReader:
@@ -134,6 +136,10 @@ class ComplianceReader:
             keep = self._unknown_cache_s if verdict.state == "unknown" else self._cache_s
             if self._clock() - at < keep:
                 return verdict
+        if self._down is not None and self._clock() - self._down[0] < self._unknown_cache_s:
+            return ResourceCompliance(
+                resource_type=resource_type, resource_id=resource_id, state="unknown", reason=self._down[1]
+            )
         verdict = await self._read(resource_type, resource_id)
         if (self._unknown_cache_s if verdict.state == "unknown" else self._cache_s) > 0:
             if len(self._cache) > 10_000:
@@ -157,9 +163,15 @@ class ComplianceReader:
                     if not token:
                         break
         except ClientError as err:
-            return self._unknown(resource_type, resource_id, f"config_error:{error_code(err) or 'unknown'}")
+            reason = f"config_error:{error_code(err) or 'unknown'}"
+            if int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
+                self._down = (self._clock(), reason)
+            return self._unknown(resource_type, resource_id, reason)
         except BotoCoreError as err:
-            return self._unknown(resource_type, resource_id, f"config_unreachable:{type(err).__name__}")
+            reason = f"config_unreachable:{type(err).__name__}"
+            self._down = (self._clock(), reason)
+            return self._unknown(resource_type, resource_id, reason)
+        self._down = None
         return compliance_from_results(resource_type, resource_id, results)
 
     async def resources(self, resource_ids: list[str], resource_type: str = EC2_INSTANCE) -> list[ResourceCompliance]:

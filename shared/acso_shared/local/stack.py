@@ -152,6 +152,9 @@ class LocalStack:
         assert self.stack is not None
         pool = self.stack.user_pool_id
         env = {
+            # moto has no Config compliance queries: asking would only fill its log with errors.
+            # Set it in the environment (or ACSO_SERVICE_ENV) against an emulator that has them.
+            "ACSO_CONFIG_COMPLIANCE_ENABLED": "false",
             **os.environ,
             **LOCAL_CREDENTIALS,
             "AWS_REGION": self.settings.aws_region,

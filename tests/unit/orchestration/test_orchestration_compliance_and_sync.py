@@ -63,15 +63,17 @@ def test_the_verdict_folds_every_rule(kinds: list[str], state: str) -> None:
 
 
 class PagedConfig:
-    def __init__(self, pages: list[dict[str, Any]] | None = None, error: str | None = None) -> None:
+    def __init__(self, pages: list[dict[str, Any]] | None = None, error: str | None = None, status: int = 400) -> None:
         self.pages = pages or []
         self.error = error
+        self.status = status
         self.calls: list[dict[str, Any]] = []
 
     async def get_compliance_details_by_resource(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(kwargs)
         if self.error:
-            raise ClientError({"Error": {"Code": self.error}}, "GetComplianceDetailsByResource")
+            response: Any = {"Error": {"Code": self.error}, "ResponseMetadata": {"HTTPStatusCode": self.status}}
+            raise ClientError(response, "GetComplianceDetailsByResource")
         return self.pages[len(self.calls) - 1]
 
 
@@ -97,6 +99,34 @@ async def test_an_api_error_degrades_to_unknown_with_the_reason() -> None:
 
     verdict = await ComplianceReader(client).resource("i-1")
     assert (verdict.state, verdict.reason) == ("unknown", "config_error:NoAvailableConfigurationRecorderException")
+
+
+async def test_config_failing_itself_is_not_asked_again_for_other_resources_for_a_while() -> None:
+    config = PagedConfig(error="InternalFailure", status=500)
+    clock = [0.0]
+
+    async def client() -> PagedConfig:
+        return config
+
+    reader = ComplianceReader(client, unknown_cache_s=30, clock=lambda: clock[0])
+    first, second = await reader.resource("i-1"), await reader.resource("i-2")
+    assert [c["ResourceId"] for c in config.calls] == ["i-1"]
+    assert (second.state, second.reason) == ("unknown", first.reason) == ("unknown", "config_error:InternalFailure")
+    clock[0] = 31
+    await reader.resource("i-3")
+    assert [c["ResourceId"] for c in config.calls] == ["i-1", "i-3"]
+
+
+async def test_a_refusal_about_one_resource_does_not_stop_questions_about_others() -> None:
+    config = PagedConfig(error="AccessDeniedException", status=400)
+
+    async def client() -> PagedConfig:
+        return config
+
+    reader = ComplianceReader(client, unknown_cache_s=30)
+    await reader.resource("i-1")
+    await reader.resource("i-2")
+    assert [c["ResourceId"] for c in config.calls] == ["i-1", "i-2"]
 
 
 def _sync(**overrides: Any) -> TicketSync:
