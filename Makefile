@@ -54,6 +54,7 @@ test-e2e: setup browser ## Only the end-to-end tests (the system as `make run` s
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check shared services lambdas tests bench devtools
+	$(VENV)/bin/ruff format --check shared services lambdas tests bench devtools
 
 typecheck: setup ## mypy (strict)
 	$(VENV)/bin/mypy shared/acso_shared $(filter-out %.egg-info,$(wildcard services/*/acso_*)) $(filter-out %.egg-info,$(wildcard lambdas/*/acso_lambda_*))

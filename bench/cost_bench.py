@@ -84,11 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name}: recall | {recall:.3f} ({found}/{labels} labelled anomalies) |")
         print(f"| {name}: F1 | {f1:.3f} |")
     print(f"| forecast MAPE, {args.holdout} held-back days (with anomalies) | {statistics.fmean(mape):.2f}% |")
-    print(f"| forecast MAPE, {args.holdout} held-back days (no anomalies injected) | "
-          f"{statistics.fmean(mape_clean):.2f}% |")
+    print(
+        f"| forecast MAPE, {args.holdout} held-back days (no anomalies injected) | "
+        f"{statistics.fmean(mape_clean):.2f}% |"
+    )
     print(f"| 80% interval coverage of held-back days | {statistics.fmean(coverage):.2f} |")
-    print(f"| detector | z >= {config.z_threshold}, impact >= ${config.min_impact_abs:g} "
-          f"{config.combine} >= {config.min_impact_pct:g}% |")
+    print(
+        f"| detector | z >= {config.z_threshold}, impact >= ${config.min_impact_abs:g} "
+        f"{config.combine} >= {config.min_impact_pct:g}% |"
+    )
     print(f"| run time | {elapsed:.1f} s |")
     return 0
 

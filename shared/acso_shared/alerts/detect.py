@@ -61,8 +61,7 @@ def _short(value: Any, limit: int = 40) -> str:
 def _findings(obj: dict[str, Any], fmt: SourceFormat) -> list[Unit]:
     findings = obj["detail"].get("findings")
     if not isinstance(findings, list) or not findings:
-        raise ItemError(ErrorCode.INVALID, "a Security Hub event needs a non-empty list of findings",
-                        "detail.findings")
+        raise ItemError(ErrorCode.INVALID, "a Security Hub event needs a non-empty list of findings", "detail.findings")
     units: list[Unit] = []
     for i, finding in enumerate(findings):
         path = f"detail.findings[{i}]"
@@ -80,15 +79,21 @@ def _eventbridge(obj: dict[str, Any]) -> list[Unit]:
         raise ItemError(ErrorCode.INVALID, "an EventBridge event's detail must be a JSON object", "detail")
     if source == "aws.guardduty" and detail_type == GUARDDUTY_DETAIL_TYPE:
         if not guardduty.looks_like_finding(detail):
-            raise ItemError(ErrorCode.INVALID, "not a GuardDuty finding (needs schemaVersion, type and "
-                            "service.serviceName 'guardduty')", "detail")
+            raise ItemError(
+                ErrorCode.INVALID,
+                "not a GuardDuty finding (needs schemaVersion, type and service.serviceName 'guardduty')",
+                "detail",
+            )
         return [Unit(SourceFormat.GUARDDUTY_EVENTBRIDGE, detail, obj, "detail")]
     if source == "aws.securityhub" and detail_type in SECURITYHUB_ASFF_DETAIL_TYPES:
         return _findings(obj, SourceFormat.SECURITYHUB_EVENTBRIDGE)
     if source == "aws.securityhub" and detail_type == SECURITYHUB_OCSF_DETAIL_TYPE:
         return _findings(obj, SourceFormat.SECURITYHUB_V2_EVENTBRIDGE)
-    raise ItemError(ErrorCode.FORMAT_UNKNOWN, f"EventBridge event with source {_short(source)} and detail-type "
-                    f"{_short(detail_type)} is not an alert; expected GuardDuty Finding or Security Hub findings")
+    raise ItemError(
+        ErrorCode.FORMAT_UNKNOWN,
+        f"EventBridge event with source {_short(source)} and detail-type "
+        f"{_short(detail_type)} is not an alert; expected GuardDuty Finding or Security Hub findings",
+    )
 
 
 def detect(obj: dict[str, Any]) -> list[Unit]:
@@ -106,5 +111,6 @@ def detect(obj: dict[str, Any]) -> list[Unit]:
     if generic.looks_like_generic(obj):
         return [Unit(SourceFormat.ACSO_GENERIC, obj, obj)]
     keys = ", ".join(_short(k, 32) for k in list(obj)[:8]) or "none"
-    raise ItemError(ErrorCode.FORMAT_UNKNOWN, f"not a recognised alert format (top-level keys: {keys}); "
-                    f"expected {ACCEPTED}")
+    raise ItemError(
+        ErrorCode.FORMAT_UNKNOWN, f"not a recognised alert format (top-level keys: {keys}); expected {ACCEPTED}"
+    )

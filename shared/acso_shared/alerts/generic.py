@@ -46,8 +46,9 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         alert = GenericAlert.model_validate(item)
     except ValidationError as err:
         if item.get("schema") != GENERIC_SCHEMA_ID:
-            raise ItemError(ErrorCode.INVALID, f"unsupported schema; this service reads {GENERIC_SCHEMA_ID}",
-                            "schema") from None
+            raise ItemError(
+                ErrorCode.INVALID, f"unsupported schema; this service reads {GENERIC_SCHEMA_ID}", "schema"
+            ) from None
         raise invalid_from(err, "ACSO generic alert") from None
 
     obs = ObservableCollector(strict=True)
@@ -59,11 +60,17 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         kind = _RESOURCE_OBSERVABLES.get(r.type)
         if kind is not None:
             ident = obs.add(kind, r.id, f"resources[{i}].id") or r.id
-        resources.append(Resource(
-            type=r.type, id=clean_field(ident, 2048), arn=r.arn, name=clean_field(r.name, 1024) if r.name else None,
-            region=r.region or alert.region, account_id=r.account_id or alert.account_id,
-            tags={clean_field(k, 128): clean_field(v, 256) for k, v in r.tags.items()},
-        ))
+        resources.append(
+            Resource(
+                type=r.type,
+                id=clean_field(ident, 2048),
+                arn=r.arn,
+                name=clean_field(r.name, 1024) if r.name else None,
+                region=r.region or alert.region,
+                account_id=r.account_id or alert.account_id,
+                tags={clean_field(k, 128): clean_field(v, 256) for k, v in r.tags.items()},
+            )
+        )
 
     if isinstance(alert.severity, SeverityLabel):
         sev = severity.from_label(alert.severity.value)

@@ -86,10 +86,16 @@ def _resources(core: GuardDutyFindingCore, obs: ObservableCollector) -> list[Res
         ObservableType.INSTANCE_ID, dig(instance, "instanceId"), "resource.instanceDetails.instanceId"
     )
     if instance_id:
-        out.append(Resource(
-            type=ResourceType.EC2_INSTANCE, id=instance_id, region=region, account_id=acct,
-            arn=f"arn:{partition}:ec2:{region}:{acct}:instance/{instance_id}", tags=_tags(dig(instance, "tags")),
-        ))
+        out.append(
+            Resource(
+                type=ResourceType.EC2_INSTANCE,
+                id=instance_id,
+                region=region,
+                account_id=acct,
+                arn=f"arn:{partition}:ec2:{region}:{acct}:instance/{instance_id}",
+                tags=_tags(dig(instance, "tags")),
+            )
+        )
     for i, nic in enumerate(dicts(dig(instance, "networkInterfaces"))):
         base = f"resource.instanceDetails.networkInterfaces[{i}]"
         obs.add(ObservableType.IP, nic.get("publicIp"), f"{base}.publicIp")
@@ -98,8 +104,15 @@ def _resources(core: GuardDutyFindingCore, obs: ObservableCollector) -> list[Res
             group_id = text(sg.get("groupId"))
             if group_id and group_id.startswith("sg-"):
                 group_name = text(sg.get("groupName"))
-                out.append(Resource(type=ResourceType.SECURITY_GROUP, id=clean_field(group_id, 64), region=region,
-                                    account_id=acct, name=clean_field(group_name, 255) if group_name else None))
+                out.append(
+                    Resource(
+                        type=ResourceType.SECURITY_GROUP,
+                        id=clean_field(group_id, 64),
+                        region=region,
+                        account_id=acct,
+                        name=clean_field(group_name, 255) if group_name else None,
+                    )
+                )
 
     key = dig(res, "accessKeyDetails")
     key_id = obs.add(ObservableType.ACCESS_KEY_ID, dig(key, "accessKeyId"), "resource.accessKeyDetails.accessKeyId")
@@ -120,15 +133,24 @@ def _resources(core: GuardDutyFindingCore, obs: ObservableCollector) -> list[Res
         elif user_type == "AssumedRole":
             out.append(Resource(type=ResourceType.IAM_ROLE, id=user_name, name=user_name, account_id=acct))
         elif user_type == "Root":
-            out.append(Resource(type=ResourceType.IAM_ROOT, id=acct, account_id=acct,
-                                arn=f"arn:{partition}:iam::{acct}:root"))
+            out.append(
+                Resource(type=ResourceType.IAM_ROOT, id=acct, account_id=acct, arn=f"arn:{partition}:iam::{acct}:root")
+            )
 
     for bucket in dicts(dig(res, "s3BucketDetails")):
         name = text(bucket.get("name"))
         if name:
-            out.append(Resource(type=ResourceType.S3_BUCKET, id=clean_field(name, 255), name=clean_field(name, 255),
-                                arn=text(bucket.get("arn")), account_id=acct, region=region,
-                                tags=_tags(bucket.get("tags"))))
+            out.append(
+                Resource(
+                    type=ResourceType.S3_BUCKET,
+                    id=clean_field(name, 255),
+                    name=clean_field(name, 255),
+                    arn=text(bucket.get("arn")),
+                    account_id=acct,
+                    region=region,
+                    tags=_tags(bucket.get("tags")),
+                )
+            )
 
     for details, kind, id_key, arn_key in (
         ("eksClusterDetails", ResourceType.EKS_CLUSTER, "name", "arn"),
@@ -139,16 +161,27 @@ def _resources(core: GuardDutyFindingCore, obs: ObservableCollector) -> list[Res
         block = dig(res, details)
         ident = text(dig(block, id_key))
         if ident:
-            out.append(Resource(type=kind, id=clean_field(ident, 255), name=clean_field(ident, 255),
-                                arn=text(dig(block, arn_key)), account_id=acct, region=region,
-                                tags=_tags(dig(block, "tags"))))
+            out.append(
+                Resource(
+                    type=kind,
+                    id=clean_field(ident, 255),
+                    name=clean_field(ident, 255),
+                    arn=text(dig(block, arn_key)),
+                    account_id=acct,
+                    region=region,
+                    tags=_tags(dig(block, "tags")),
+                )
+            )
     primary = _PRIMARY_BY_RESOURCE_TYPE.get(text(dig(res, "resourceType")) or "")
     # The finding's own resourceType names the primary resource: it goes first (stable sort).
     return sorted(out, key=lambda r: r.type is not primary)
 
 
 _REMOTE_IP_ACTIONS = (
-    "networkConnectionAction", "awsApiCallAction", "kubernetesApiCallAction", "rdsLoginAttemptAction",
+    "networkConnectionAction",
+    "awsApiCallAction",
+    "kubernetesApiCallAction",
+    "rdsLoginAttemptAction",
 )
 
 
@@ -160,24 +193,42 @@ def _action_observables(service: dict[str, Any], obs: ObservableCollector) -> No
         obs.add(ObservableType.IP, dig(details, "ipAddressV4"), f"{base}.ipAddressV4")
         obs.add(ObservableType.IP, dig(details, "ipAddressV6"), f"{base}.ipAddressV6")
     for i, probe in enumerate(dicts(dig(action, "portProbeAction", "portProbeDetails"))):
-        obs.add(ObservableType.IP, dig(probe, "remoteIpDetails", "ipAddressV4"),
-                f"service.action.portProbeAction.portProbeDetails[{i}].remoteIpDetails.ipAddressV4")
-    obs.add(ObservableType.IP, dig(action, "networkConnectionAction", "localIpDetails", "ipAddressV4"),
-            "service.action.networkConnectionAction.localIpDetails.ipAddressV4")
+        obs.add(
+            ObservableType.IP,
+            dig(probe, "remoteIpDetails", "ipAddressV4"),
+            f"service.action.portProbeAction.portProbeDetails[{i}].remoteIpDetails.ipAddressV4",
+        )
+    obs.add(
+        ObservableType.IP,
+        dig(action, "networkConnectionAction", "localIpDetails", "ipAddressV4"),
+        "service.action.networkConnectionAction.localIpDetails.ipAddressV4",
+    )
     obs.add(ObservableType.DOMAIN, dig(action, "dnsRequestAction", "domain"), "service.action.dnsRequestAction.domain")
-    obs.add(ObservableType.DOMAIN, dig(action, "awsApiCallAction", "domainDetails", "domain"),
-            "service.action.awsApiCallAction.domainDetails.domain")
-    obs.add(ObservableType.ACCOUNT_ID, dig(action, "awsApiCallAction", "remoteAccountDetails", "accountId"),
-            "service.action.awsApiCallAction.remoteAccountDetails.accountId")
+    obs.add(
+        ObservableType.DOMAIN,
+        dig(action, "awsApiCallAction", "domainDetails", "domain"),
+        "service.action.awsApiCallAction.domainDetails.domain",
+    )
+    obs.add(
+        ObservableType.ACCOUNT_ID,
+        dig(action, "awsApiCallAction", "remoteAccountDetails", "accountId"),
+        "service.action.awsApiCallAction.remoteAccountDetails.accountId",
+    )
 
     detections = dig(service, "ebsVolumeScanDetails", "scanDetections", "threatDetectedByName", "threatNames")
     for i, threat in enumerate(dicts(detections)):
         for j, path in enumerate(dicts(threat.get("filePaths"))):
-            obs.add(ObservableType.HASH_SHA256, path.get("hash"),
-                    f"service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames[{i}]"
-                    f".filePaths[{j}].hash")
-    obs.add(ObservableType.HASH_SHA256, dig(service, "runtimeDetails", "process", "executableSha256"),
-            "service.runtimeDetails.process.executableSha256")
+            obs.add(
+                ObservableType.HASH_SHA256,
+                path.get("hash"),
+                f"service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames[{i}]"
+                f".filePaths[{j}].hash",
+            )
+    obs.add(
+        ObservableType.HASH_SHA256,
+        dig(service, "runtimeDetails", "process", "executableSha256"),
+        "service.runtimeDetails.process.executableSha256",
+    )
 
 
 def _time(value: str | None, field: str) -> datetime | None:

@@ -98,8 +98,10 @@ def normalize_payload(
     `received_at` stands in for sources that carry no time (a Splunk row without `_time`).
     """
     if not isinstance(obj, dict | list):
-        raise Invalid(ErrorCode.FORMAT_UNKNOWN, f"the body must be a JSON object (one alert) or an array (a batch), "
-                      f"not {type(obj).__name__}")
+        raise Invalid(
+            ErrorCode.FORMAT_UNKNOWN,
+            f"the body must be a JSON object (one alert) or an array (a batch), not {type(obj).__name__}",
+        )
     items = _batch_items(obj)
     in_batch = items is not None
     if items is None:
@@ -107,8 +109,11 @@ def normalize_payload(
     if not items:
         raise Invalid(ErrorCode.BATCH_EMPTY, "the batch has no alerts")
     if len(items) > max_items:
-        raise Invalid(ErrorCode.BATCH_TOO_LARGE, f"the batch has {len(items)} items; the limit is {max_items}",
-                      details={"items": len(items), "max_items": max_items})
+        raise Invalid(
+            ErrorCode.BATCH_TOO_LARGE,
+            f"the batch has {len(items)} items; the limit is {max_items}",
+            details={"items": len(items), "max_items": max_items},
+        )
 
     ctx = ParseContext(received_at=(received_at or datetime.now(UTC)).astimezone(UTC))
     alerts: list[NormalizedAlert] = []
@@ -121,6 +126,9 @@ def normalize_payload(
     if errors:
         raise _reject(errors, len(items))
     if len(alerts) > max_items:
-        raise Invalid(ErrorCode.BATCH_TOO_LARGE, f"the batch holds {len(alerts)} findings; the limit is {max_items}",
-                      details={"items": len(alerts), "max_items": max_items})
+        raise Invalid(
+            ErrorCode.BATCH_TOO_LARGE,
+            f"the batch holds {len(alerts)} findings; the limit is {max_items}",
+            details={"items": len(alerts), "max_items": max_items},
+        )
     return alerts

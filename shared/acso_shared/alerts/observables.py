@@ -113,8 +113,13 @@ def classify(value: str) -> tuple[ObservableType, str] | None:
     stripped = value.strip()
     if not stripped or len(stripped) > 2048:
         return None
-    for kind in (ObservableType.IP, ObservableType.URL, ObservableType.EMAIL, ObservableType.INSTANCE_ID,
-                 ObservableType.ACCESS_KEY_ID):
+    for kind in (
+        ObservableType.IP,
+        ObservableType.URL,
+        ObservableType.EMAIL,
+        ObservableType.INSTANCE_ID,
+        ObservableType.ACCESS_KEY_ID,
+    ):
         found = _NORMALISERS[kind](stripped)
         if found is not None:
             return kind, found

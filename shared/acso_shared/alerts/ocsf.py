@@ -93,8 +93,9 @@ def _techniques(attacks: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def _resources(core: DetectionFindingCore, obs: ObservableCollector, account: str | None,
-               region: str | None) -> list[Resource]:
+def _resources(
+    core: DetectionFindingCore, obs: ObservableCollector, account: str | None, region: str | None
+) -> list[Resource]:
     out: list[Resource] = []
     for i, res in enumerate(core.resources):
         raw_id = text(res.get("uid")) or text(res.get("name"))
@@ -112,13 +113,20 @@ def _resources(core: DetectionFindingCore, obs: ObservableCollector, account: st
             obs.add(ObservableType.PRINCIPAL, arn or ident, f"{base}.uid")
         tags = {
             clean_field(k, 128): clean_field(str(v), 256)
-            for tag in dicts(res.get("tags")) if (k := text(tag.get("name"))) and (v := tag.get("value")) is not None
+            for tag in dicts(res.get("tags"))
+            if (k := text(tag.get("name"))) and (v := tag.get("value")) is not None
         }
-        out.append(Resource(
-            type=kind, id=clean_field(ident, 2048), arn=arn, name=clean_field(name, 1024) if name else None,
-            region=text(res.get("region")) or region, account_id=text(dig(res, "owner", "account", "uid")) or account,
-            tags=tags,
-        ))
+        out.append(
+            Resource(
+                type=kind,
+                id=clean_field(ident, 2048),
+                arn=arn,
+                name=clean_field(name, 1024) if name else None,
+                region=text(res.get("region")) or region,
+                account_id=text(dig(res, "owner", "account", "uid")) or account,
+                tags=tags,
+            )
+        )
     return out
 
 
@@ -167,26 +175,35 @@ def _observables(item: dict[str, Any], core: DetectionFindingCore, obs: Observab
         _entity_observables(evidence, f"evidences[{i}].", obs)
 
 
-def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: dict[str, Any],
-          source: str = "ocsf") -> NormalizedAlert:
+def parse(
+    item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: dict[str, Any], source: str = "ocsf"
+) -> NormalizedAlert:
     """Normalise one OCSF Detection Finding; `source` is `aws.securityhub` for Security Hub v2 events."""
     try:
         core = DetectionFindingCore.model_validate(item)
     except ValidationError as err:
         raise invalid_from(err, "OCSF Detection Finding") from None
     if core.class_uid != DETECTION_FINDING_CLASS_UID:
-        raise ItemError(ErrorCode.FORMAT_UNKNOWN, f"OCSF class_uid {core.class_uid} is not accepted; only Detection "
-                        f"Finding ({DETECTION_FINDING_CLASS_UID}) is", "class_uid")
+        raise ItemError(
+            ErrorCode.FORMAT_UNKNOWN,
+            f"OCSF class_uid {core.class_uid} is not accepted; only Detection "
+            f"Finding ({DETECTION_FINDING_CLASS_UID}) is",
+            "class_uid",
+        )
     info = core.finding_info
     types = [t for t in info.types if isinstance(t, str) and t.strip()]
     analytic_name = text(dig(info.analytic, "name"))
     finding_type = types[0] if types else analytic_name or info.title
     if not finding_type:
-        raise ItemError(ErrorCode.INVALID, "needs finding_info.types, finding_info.analytic.name or "
-                        "finding_info.title to know what was detected", "finding_info")
+        raise ItemError(
+            ErrorCode.INVALID,
+            "needs finding_info.types, finding_info.analytic.name or finding_info.title to know what was detected",
+            "finding_info",
+        )
     guardduty_types = [t for t in types if attack.is_guardduty_type(t)]
     techniques = attack.merge(
-        _techniques(core.attacks), _techniques(info.attacks),
+        _techniques(core.attacks),
+        _techniques(info.attacks),
         *(attack.techniques_for_guardduty_type(t) for t in guardduty_types),
     )
 

@@ -132,18 +132,30 @@ def _resources(core: AsffFindingCore, obs: ObservableCollector) -> list[Resource
             key_details = dig(details, "AwsIamAccessKey")
             key_id = dig(key_details, "AccessKeyId") or ident
             ident = obs.add(ObservableType.ACCESS_KEY_ID, key_id, f"{base}.Id") or ident
-            obs.add(ObservableType.PRINCIPAL, dig(key_details, "PrincipalName"),
-                    f"{base}.Details.AwsIamAccessKey.PrincipalName")
+            obs.add(
+                ObservableType.PRINCIPAL,
+                dig(key_details, "PrincipalName"),
+                f"{base}.Details.AwsIamAccessKey.PrincipalName",
+            )
             obs.add(ObservableType.PRINCIPAL, dig(key_details, "UserName"), f"{base}.Details.AwsIamAccessKey.UserName")
-            obs.add(ObservableType.PRINCIPAL_ID, dig(key_details, "PrincipalId"),
-                    f"{base}.Details.AwsIamAccessKey.PrincipalId")
+            obs.add(
+                ObservableType.PRINCIPAL_ID,
+                dig(key_details, "PrincipalId"),
+                f"{base}.Details.AwsIamAccessKey.PrincipalId",
+            )
         elif kind in (ResourceType.IAM_USER, ResourceType.IAM_ROLE):
             obs.add(ObservableType.PRINCIPAL, arn or ident, f"{base}.Id")
-        out.append(Resource(
-            type=kind, id=clean_field(ident, 2048), arn=arn, name=clean_field(ident, 1024),
-            region=res.Region or core.Region, account_id=core.AwsAccountId,
-            tags={clean_field(k, 128): clean_field(v, 256) for k, v in res.Tags.items()},
-        ))
+        out.append(
+            Resource(
+                type=kind,
+                id=clean_field(ident, 2048),
+                arn=arn,
+                name=clean_field(ident, 1024),
+                region=res.Region or core.Region,
+                account_id=core.AwsAccountId,
+                tags={clean_field(k, 128): clean_field(v, 256) for k, v in res.Tags.items()},
+            )
+        )
     return out
 
 
@@ -156,14 +168,23 @@ def _other_observables(item: dict[str, Any], core: AsffFindingCore, obs: Observa
 
     action = item.get("Action")
     for name in ("NetworkConnectionAction", "AwsApiCallAction"):
-        obs.add(ObservableType.IP, dig(action, name, "RemoteIpDetails", "IpAddressV4"),
-                f"Action.{name}.RemoteIpDetails.IpAddressV4")
-    obs.add(ObservableType.DOMAIN, dig(action, "AwsApiCallAction", "DomainDetails", "Domain"),
-            "Action.AwsApiCallAction.DomainDetails.Domain")
+        obs.add(
+            ObservableType.IP,
+            dig(action, name, "RemoteIpDetails", "IpAddressV4"),
+            f"Action.{name}.RemoteIpDetails.IpAddressV4",
+        )
+    obs.add(
+        ObservableType.DOMAIN,
+        dig(action, "AwsApiCallAction", "DomainDetails", "Domain"),
+        "Action.AwsApiCallAction.DomainDetails.Domain",
+    )
     obs.add(ObservableType.DOMAIN, dig(action, "DnsRequestAction", "Domain"), "Action.DnsRequestAction.Domain")
     for i, probe in enumerate(dicts(dig(action, "PortProbeAction", "PortProbeDetails"))):
-        obs.add(ObservableType.IP, dig(probe, "RemoteIpDetails", "IpAddressV4"),
-                f"Action.PortProbeAction.PortProbeDetails[{i}].RemoteIpDetails.IpAddressV4")
+        obs.add(
+            ObservableType.IP,
+            dig(probe, "RemoteIpDetails", "IpAddressV4"),
+            f"Action.PortProbeAction.PortProbeDetails[{i}].RemoteIpDetails.IpAddressV4",
+        )
 
     for i, indicator in enumerate(dicts(item.get("ThreatIntelIndicators"))):
         kind = _INDICATOR_TYPES.get(str(indicator.get("Type")))
@@ -186,8 +207,9 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
     except ValidationError as err:
         raise invalid_from(err, "ASFF finding") from None
     if core.SchemaVersion != ASFF_SCHEMA_VERSION:
-        raise ItemError(ErrorCode.INVALID, f"unsupported ASFF SchemaVersion; expected {ASFF_SCHEMA_VERSION}",
-                        "SchemaVersion")
+        raise ItemError(
+            ErrorCode.INVALID, f"unsupported ASFF SchemaVersion; expected {ASFF_SCHEMA_VERSION}", "SchemaVersion"
+        )
 
     sev_block = core.Severity or dig(item, "FindingProviderFields", "Severity") or {}
     normalized = sev_block.get("Normalized")
@@ -197,8 +219,11 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         text(sev_block.get("Original")),
     )
     if sev is None:
-        raise ItemError(ErrorCode.INVALID, "needs Severity.Label (INFORMATIONAL..CRITICAL) or Severity.Normalized "
-                        "(0-100)", "Severity")
+        raise ItemError(
+            ErrorCode.INVALID,
+            "needs Severity.Label (INFORMATIONAL..CRITICAL) or Severity.Normalized (0-100)",
+            "Severity",
+        )
 
     types = [t for t in core.Types if isinstance(t, str)]
     types += [t for t in dig(item, "FindingProviderFields", "Types") or [] if isinstance(t, str)]

@@ -60,8 +60,13 @@ _TYPED_FIELDS: tuple[tuple[str, ObservableType], ...] = (
 )
 # CIM fields that may hold an IP, a host name or a hash: typed by their value.
 _UNTYPED_FIELDS = ("src", "dest", "dest_host", "src_host", "file_hash", "hash")
-_TECHNIQUE_FIELDS = ("mitre_technique_id", "mitre_attack_id", "mitre_technique", "annotations.mitre_attack",
-                     "annotations.mitre_attack.mitre_technique_id")
+_TECHNIQUE_FIELDS = (
+    "mitre_technique_id",
+    "mitre_attack_id",
+    "mitre_technique",
+    "annotations.mitre_attack",
+    "annotations.mitre_attack.mitre_technique_id",
+)
 _TITLE_FIELDS = ("rule_title", "rule_name", "signature")
 _DESCRIPTION_FIELDS = ("description", "rule_description", "message")
 _SEVERITY_FIELDS = ("severity", "urgency")

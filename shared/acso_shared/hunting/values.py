@@ -61,9 +61,7 @@ def _text_test(value: SigmaString, cased: bool) -> tuple[TextTest, str | None]:
     parts: list[str | SpecialChars] = []
     for part in value.s:
         if isinstance(part, Placeholder):
-            raise UnsupportedValue(
-                f"placeholder %{part.name}% (the expand modifier needs a processing pipeline)"
-            )
+            raise UnsupportedValue(f"placeholder %{part.name}% (the expand modifier needs a processing pipeline)")
         if isinstance(part, str):
             parts.append(part if cased else part.lower())
         else:
@@ -86,9 +84,7 @@ def _text_test(value: SigmaString, cased: bool) -> tuple[TextTest, str | None]:
     if len(parts) == 3 and parts[0] == star and parts[2] == star and isinstance(parts[1], str):
         inner = parts[1]
         return (lambda s: inner in s), None
-    pattern = "".join(
-        re.escape(p) if isinstance(p, str) else (".*" if p == star else ".") for p in parts
-    )
+    pattern = "".join(re.escape(p) if isinstance(p, str) else (".*" if p == star else ".") for p in parts)
     rx = re.compile(pattern, re.DOTALL)
     return (lambda s: rx.fullmatch(s) is not None), None
 

@@ -47,9 +47,17 @@ def test_security_hub_event_with_two_findings_yields_two_alerts_each_keeping_onl
 
 def test_security_hub_v2_event_carries_ocsf_findings_attributed_to_security_hub(payload):
     finding = payload("ocsf_detection_finding.json")
-    event = {"version": "0", "id": "e1", "detail-type": "Findings Imported V2", "source": "aws.securityhub",
-             "account": "123456789012", "time": "2026-11-20T14:26:00Z", "region": "us-east-1", "resources": [],
-             "detail": {"findings": [finding]}}
+    event = {
+        "version": "0",
+        "id": "e1",
+        "detail-type": "Findings Imported V2",
+        "source": "aws.securityhub",
+        "account": "123456789012",
+        "time": "2026-11-20T14:26:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"findings": [finding]},
+    }
 
     (alert,) = normalize_payload(event)
 
@@ -78,8 +86,7 @@ def test_an_object_wrapping_a_list_is_a_batch(payload, key):
         ("eventbridge_not_an_alert.json", "alert_format_unknown", ["'aws.ec2'", "EC2 Instance State-change"]),
         ("ocsf_wrong_class.json", "alert_format_unknown", ["class_uid 3002"]),
         ("guardduty_bad_severity.json", "alert_invalid", ["item 0 (severity)"]),
-        ("securityhub_second_finding_without_severity.json", "alert_invalid",
-         ["item 0 (detail.findings[1].Severity)"]),
+        ("securityhub_second_finding_without_severity.json", "alert_invalid", ["item 0 (detail.findings[1].Severity)"]),
         ("generic_naive_timestamp.json", "alert_invalid", ["item 0 (occurred_at)", "time zone"]),
         ("batch_item_1_invalid.json", "alert_invalid", ["item 1 (observables[0].value)", "198.51.100.999"]),
         ("empty_batch.json", "batch_empty", ["no alerts"]),

@@ -42,8 +42,12 @@ def test_reordered_keys_do_not_change_the_fingerprint(payload):
 
 def test_a_repeat_with_new_times_ids_and_title_has_the_same_fingerprint(payload):
     repeat = payload("guardduty_tor_ip_caller.json")
-    repeat.update(id="ffffffffffffffffffffffffffffffff", createdAt="2026-11-22T01:00:00Z",
-                  updatedAt="2026-11-22T02:00:00Z", title="Tor again")
+    repeat.update(
+        id="ffffffffffffffffffffffffffffffff",
+        createdAt="2026-11-22T01:00:00Z",
+        updatedAt="2026-11-22T02:00:00Z",
+        title="Tor again",
+    )
     repeat["service"].update(eventFirstSeen="2026-11-22T00:59:00Z", eventLastSeen="2026-11-22T01:59:00Z")
 
     (a,) = normalize_payload(payload("guardduty_tor_ip_caller.json"))
@@ -101,10 +105,14 @@ def test_raw_and_eventbridge_guardduty_share_a_fingerprint(normalize_one):
 
 def test_correlation_keys_name_instance_access_key_principal_and_public_ips(normalize_one):
     assert correlation_keys(normalize_one("guardduty_tor_ip_caller.json")) == {
-        "instance:i-0123456789abcdef0", "ip:198.51.100.23", "ip:54.210.33.17",
+        "instance:i-0123456789abcdef0",
+        "ip:198.51.100.23",
+        "ip:54.210.33.17",
     }
     assert correlation_keys(normalize_one("guardduty_instance_credential_exfiltration.json")) == {
-        "access_key:AKIAIOSFODNN7EXAMPLE", "principal:123456789012:svc-deploy", "ip:203.0.113.77",
+        "access_key:AKIAIOSFODNN7EXAMPLE",
+        "principal:123456789012:svc-deploy",
+        "ip:203.0.113.77",
     }
 
 
@@ -118,10 +126,22 @@ def test_private_addresses_are_not_correlation_keys(normalize_one):
 @pytest.mark.parametrize(
     ("address", "expected"),
     [
-        ("10.1.2.3", False), ("172.16.0.9", False), ("192.168.1.1", False), ("127.0.0.1", False),
-        ("169.254.169.254", False), ("100.64.0.1", False), ("224.0.0.251", False), ("0.0.0.0", False),
-        ("::1", False), ("fd00::1", False), ("fe80::1", False), ("::ffff:10.0.0.1", False),
-        ("8.8.8.8", True), ("198.51.100.7", True), ("2600:1f18::1", True), ("not-an-ip", False),
+        ("10.1.2.3", False),
+        ("172.16.0.9", False),
+        ("192.168.1.1", False),
+        ("127.0.0.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("224.0.0.251", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("fe80::1", False),
+        ("::ffff:10.0.0.1", False),
+        ("8.8.8.8", True),
+        ("198.51.100.7", True),
+        ("2600:1f18::1", True),
+        ("not-an-ip", False),
     ],
 )
 def test_only_routable_addresses_correlate(address, expected):

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.unit
 def test_generic_alert_fields_map_one_to_one(normalize_one):
     alert = normalize_one("generic_alert.json")
 
-    assert (alert.type, alert.product, alert.severity.id) == ("network.ssh_bruteforce.outbound", "Acme NIDS",
-                                                              SeverityId.HIGH)
+    assert (alert.type, alert.product, alert.severity.id) == (
+        "network.ssh_bruteforce.outbound",
+        "Acme NIDS",
+        SeverityId.HIGH,
+    )
     assert [(r.type, r.id, r.region) for r in alert.resources] == [
         (ResourceType.EC2_INSTANCE, "i-0123456789abcdef0", "us-east-1")
     ]

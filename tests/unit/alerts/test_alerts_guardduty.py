@@ -51,9 +51,10 @@ def test_raw_and_eventbridge_forms_normalise_to_the_same_alert_apart_from_format
 
 
 def test_alert_id_is_deterministic_from_the_finding_id(normalize_one):
-    assert normalize_one("guardduty_tor_ip_caller.json").alert_id == normalize_one(
-        "guardduty_tor_ip_caller_eventbridge.json"
-    ).alert_id
+    assert (
+        normalize_one("guardduty_tor_ip_caller.json").alert_id
+        == normalize_one("guardduty_tor_ip_caller_eventbridge.json").alert_id
+    )
 
 
 def test_credential_exfiltration_is_about_the_access_key_and_its_user(normalize_one):
@@ -73,8 +74,10 @@ def test_credential_exfiltration_is_about_the_access_key_and_its_user(normalize_
 def test_an_instance_role_session_name_yields_the_instance_id(payload):
     finding = payload("guardduty_instance_credential_exfiltration.json")
     finding["resource"]["accessKeyDetails"].update(
-        accessKeyId="ASIAQXZJ4EXAMPLE1234", principalId="AROAQXZJ4EXAMPLE55555:i-0123456789abcdef0",
-        userName="acso-local-web", userType="AssumedRole",
+        accessKeyId="ASIAQXZJ4EXAMPLE1234",
+        principalId="AROAQXZJ4EXAMPLE55555:i-0123456789abcdef0",
+        userName="acso-local-web",
+        userType="AssumedRole",
     )
 
     (alert,) = normalize_payload(finding)
@@ -96,8 +99,10 @@ def test_s3_policy_finding_is_about_the_bucket_and_names_the_caller(normalize_on
     alert = normalize_one("guardduty_s3_block_public_access_disabled.json")
 
     assert alert.primary_resource is not None
-    assert (alert.primary_resource.type, alert.primary_resource.id) == (ResourceType.S3_BUCKET,
-                                                                        "acso-local-customer-exports")
+    assert (alert.primary_resource.type, alert.primary_resource.id) == (
+        ResourceType.S3_BUCKET,
+        "acso-local-customer-exports",
+    )
     assert alert.primary_resource.arn == "arn:aws:s3:::acso-local-customer-exports"
     assert alert.observables_of(ObservableType.ACCESS_KEY_ID) == ["AKIAI44QH8DHBEXAMPLE"]
     assert alert.observables_of(ObservableType.PRINCIPAL) == ["ops-admin"]
@@ -116,9 +121,13 @@ def test_an_invalid_optional_value_is_skipped_not_fatal(payload):
 
 def test_malware_scan_hashes_are_extracted(payload):
     finding = payload("guardduty_bitcoin_tool_dns.json")
-    finding["service"]["ebsVolumeScanDetails"] = {"scanDetections": {"threatDetectedByName": {"threatNames": [
-        {"name": "Coinminer", "filePaths": [{"filePath": "/tmp/xmrig", "hash": "A" * 64}]}
-    ]}}}
+    finding["service"]["ebsVolumeScanDetails"] = {
+        "scanDetections": {
+            "threatDetectedByName": {
+                "threatNames": [{"name": "Coinminer", "filePaths": [{"filePath": "/tmp/xmrig", "hash": "A" * 64}]}]
+            }
+        }
+    }
 
     (alert,) = normalize_payload(finding)
 

@@ -13,9 +13,17 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize(
     ("score", "expected"),
-    [(0.5, SeverityId.INFORMATIONAL), (1.0, SeverityId.LOW), (3.9, SeverityId.LOW), (4.0, SeverityId.MEDIUM),
-     (6.9, SeverityId.MEDIUM), (7.0, SeverityId.HIGH), (8.9, SeverityId.HIGH), (9.0, SeverityId.CRITICAL),
-     (10.0, SeverityId.CRITICAL)],
+    [
+        (0.5, SeverityId.INFORMATIONAL),
+        (1.0, SeverityId.LOW),
+        (3.9, SeverityId.LOW),
+        (4.0, SeverityId.MEDIUM),
+        (6.9, SeverityId.MEDIUM),
+        (7.0, SeverityId.HIGH),
+        (8.9, SeverityId.HIGH),
+        (9.0, SeverityId.CRITICAL),
+        (10.0, SeverityId.CRITICAL),
+    ],
 )
 def test_guardduty_scores_map_to_the_documented_bands(score, expected):
     assert from_guardduty_score(score).id is expected
@@ -23,8 +31,16 @@ def test_guardduty_scores_map_to_the_documented_bands(score, expected):
 
 @pytest.mark.parametrize(
     ("normalized", "expected"),
-    [(0, SeverityId.INFORMATIONAL), (1, SeverityId.LOW), (39, SeverityId.LOW), (40, SeverityId.MEDIUM),
-     (69, SeverityId.MEDIUM), (70, SeverityId.HIGH), (89, SeverityId.HIGH), (90, SeverityId.CRITICAL)],
+    [
+        (0, SeverityId.INFORMATIONAL),
+        (1, SeverityId.LOW),
+        (39, SeverityId.LOW),
+        (40, SeverityId.MEDIUM),
+        (69, SeverityId.MEDIUM),
+        (70, SeverityId.HIGH),
+        (89, SeverityId.HIGH),
+        (90, SeverityId.CRITICAL),
+    ],
 )
 def test_asff_normalized_scores_map_to_the_documented_bands(normalized, expected):
     severity = from_asff(None, normalized)
@@ -43,8 +59,15 @@ def test_asff_without_label_or_normalized_has_no_severity():
     assert from_asff("SEVERE", 101) is None
 
 
-@pytest.mark.parametrize(("label", "expected"), [("Info", SeverityId.INFORMATIONAL), ("MEDIUM", SeverityId.MEDIUM),
-                                                  ("critical", SeverityId.CRITICAL), ("p1", SeverityId.UNKNOWN)])
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("Info", SeverityId.INFORMATIONAL),
+        ("MEDIUM", SeverityId.MEDIUM),
+        ("critical", SeverityId.CRITICAL),
+        ("p1", SeverityId.UNKNOWN),
+    ],
+)
 def test_free_text_labels(label, expected):
     assert from_label(label).id is expected
 

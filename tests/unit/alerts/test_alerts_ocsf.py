@@ -50,8 +50,13 @@ def test_os_user_names_inside_evidence_are_not_principals(normalize_one):
 
 def test_the_finding_actor_is_a_principal(payload):
     finding = payload("ocsf_detection_finding.json")
-    finding["actor"] = {"user": {"name": "ops-admin", "uid": "arn:aws:iam::123456789012:user/ops-admin",
-                                 "credential_uid": "AKIAI44QH8DHBEXAMPLE"}}
+    finding["actor"] = {
+        "user": {
+            "name": "ops-admin",
+            "uid": "arn:aws:iam::123456789012:user/ops-admin",
+            "credential_uid": "AKIAI44QH8DHBEXAMPLE",
+        }
+    }
 
     (alert,) = normalize_payload(finding)
 

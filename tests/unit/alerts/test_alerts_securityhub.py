@@ -26,8 +26,10 @@ def test_asff_resources_ids_are_taken_from_their_arns(payload):
     assert tor.primary_resource is not None
     assert tor.primary_resource.id == "i-0123456789abcdef0"
     assert control.primary_resource is not None
-    assert (control.primary_resource.type, control.primary_resource.id) == (ResourceType.SECURITY_GROUP,
-                                                                            "sg-0f1e2d3c4b5a69788")
+    assert (control.primary_resource.type, control.primary_resource.id) == (
+        ResourceType.SECURITY_GROUP,
+        "sg-0f1e2d3c4b5a69788",
+    )
 
 
 def test_asff_network_and_product_fields_yield_the_remote_ip(payload):
@@ -48,8 +50,10 @@ def test_plain_asff_access_key_finding(normalize_one):
     alert = normalize_one("asff_finding.json")
 
     assert alert.primary_resource is not None
-    assert (alert.primary_resource.type, alert.primary_resource.id) == (ResourceType.IAM_ACCESS_KEY,
-                                                                        "AKIAI44QH8DHBEXAMPLE")
+    assert (alert.primary_resource.type, alert.primary_resource.id) == (
+        ResourceType.IAM_ACCESS_KEY,
+        "AKIAI44QH8DHBEXAMPLE",
+    )
     assert alert.observables_of(ObservableType.PRINCIPAL) == ["ops-admin", "arn:aws:iam::123456789012:user/ops-admin"]
     assert alert.observables_of(ObservableType.PRINCIPAL_ID) == ["AIDAQXZJ4EXAMPLE13579"]
 

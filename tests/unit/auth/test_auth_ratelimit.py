@@ -23,8 +23,13 @@ def clock() -> Clock:
     return Clock()
 
 
-def limiter(clock: Clock, *, principal: tuple[float, float] = (3, 1), source: tuple[float, float] = (10, 5),
-            max_keys: int = 1000) -> RateLimiter:
+def limiter(
+    clock: Clock,
+    *,
+    principal: tuple[float, float] = (3, 1),
+    source: tuple[float, float] = (10, 5),
+    max_keys: int = 1000,
+) -> RateLimiter:
     return RateLimiter(BucketSpec(*principal), BucketSpec(*source), clock=clock, max_keys=max_keys)
 
 

@@ -29,8 +29,15 @@ def flat_records(
         factor = weekend_factor if day.weekday() >= 5 else 1.0
         value = amount * factor * (1 + wobble * ((i * 7) % 5 - 2) / 2)
         out.append(
-            CostRecord(usage_date=day, amount=value, service=service, account=account, region=region,
-                       usage_type=usage_type, tags=tags or {})
+            CostRecord(
+                usage_date=day,
+                amount=value,
+                service=service,
+                account=account,
+                region=region,
+                usage_type=usage_type,
+                tags=tags or {},
+            )
         )
     return out
 
@@ -57,13 +64,22 @@ def sample_report_inputs() -> dict[str, object]:
     now = datetime.combine(data.start + timedelta(days=data.days), datetime.min.time(), tzinfo=UTC)
     mining = next(a for a in data.anomalies if a.kind is AnomalyKind.CRYPTO_MINING)
     incident = incident_cost_impact(
-        "INC-0042", mining.resource_ids,
+        "INC-0042",
+        mining.resource_ids,
         datetime.combine(mining.start, datetime.min.time(), tzinfo=UTC),
         datetime.combine(mining.end, datetime.max.time(), tzinfo=UTC),
-        data.records, response_actions=[forensic_snapshot_cost(500, 90, "vol-0forensic")],
+        data.records,
+        response_actions=[forensic_snapshot_cost(500, 90, "vol-0forensic")],
     )
-    volumes = [VolumeInfo(volume_id="vol-0unused", size_gib=800, volume_type="gp2", state="available",
-                          create_time=now - timedelta(days=60))]
+    volumes = [
+        VolumeInfo(
+            volume_id="vol-0unused",
+            size_gib=800,
+            volume_type="gp2",
+            state="available",
+            create_time=now - timedelta(days=60),
+        )
+    ]
     return {
         "records": data.records,
         "generated_at": now,

@@ -139,8 +139,12 @@ def test_the_baseline_follows_a_linear_trend():
 
 @pytest.mark.parametrize(
     ("impact", "pct", "expected"),
-    [(5000.0, 300.0, Severity.CRITICAL), (600.0, 80.0, Severity.HIGH), (250.0, 30.0, Severity.MEDIUM),
-     (120.0, 25.0, Severity.LOW)],
+    [
+        (5000.0, 300.0, Severity.CRITICAL),
+        (600.0, 80.0, Severity.HIGH),
+        (250.0, 30.0, Severity.MEDIUM),
+        (120.0, 25.0, Severity.LOW),
+    ],
 )
 def test_severity_grows_with_impact(impact, pct, expected):
     assert severity_of(impact, pct, DetectorConfig(min_impact_abs=100.0)) is expected

@@ -149,16 +149,18 @@ def test_gzipped_csv_streams_with_progress_in_rows_and_bytes(tmp_path, monkeypat
 
 def _focus_table(tags: list[object], cost: list[object]) -> pa.Table:
     n = len(cost)
-    return pa.table({
-        "ChargePeriodStart": pa.array([f"2026-03-0{i + 1}T00:00:00Z" for i in range(n)]),
-        "ServiceName": pa.array(["Amazon Elastic Compute Cloud"] * n),
-        "BillingCurrency": pa.array(["USD"] * n),
-        "BilledCost": pa.array(cost, type=pa.float64()),
-        "SubAccountId": pa.array(["111111111111"] * n),
-        "RegionId": pa.array(["eu-west-1"] * n),
-        "ChargeCategory": pa.array(["Usage"] * n),
-        "Tags": pa.array(tags, type=pa.map_(pa.string(), pa.string())),
-    })
+    return pa.table(
+        {
+            "ChargePeriodStart": pa.array([f"2026-03-0{i + 1}T00:00:00Z" for i in range(n)]),
+            "ServiceName": pa.array(["Amazon Elastic Compute Cloud"] * n),
+            "BillingCurrency": pa.array(["USD"] * n),
+            "BilledCost": pa.array(cost, type=pa.float64()),
+            "SubAccountId": pa.array(["111111111111"] * n),
+            "RegionId": pa.array(["eu-west-1"] * n),
+            "ChargeCategory": pa.array(["Usage"] * n),
+            "Tags": pa.array(tags, type=pa.map_(pa.string(), pa.string())),
+        }
+    )
 
 
 def test_a_focus_parquet_with_map_tags_becomes_cost_records(tmp_path):

@@ -26,8 +26,9 @@ def report() -> ExecutiveReport:
 
 
 def test_the_summary_totals_the_period_and_compares_with_the_previous_one():
-    records = flat_records(20, 100.0, wobble=0) + flat_records(10, 50.0, service="AWS Lambda", wobble=0,
-                                                               start=START + timedelta(days=10))
+    records = flat_records(20, 100.0, wobble=0) + flat_records(
+        10, 50.0, service="AWS Lambda", wobble=0, start=START + timedelta(days=10)
+    )
     summary = summarize(records, START + timedelta(days=10), START + timedelta(days=19))
     assert summary.total == pytest.approx(1500.0)
     assert summary.previous_total == pytest.approx(1000.0)
@@ -37,8 +38,9 @@ def test_the_summary_totals_the_period_and_compares_with_the_previous_one():
 
 
 def test_top_movers_rank_by_absolute_change_and_mark_new_spend():
-    records = flat_records(20, 100.0, wobble=0) + flat_records(10, 50.0, service="AWS Lambda", wobble=0,
-                                                               start=START + timedelta(days=10))
+    records = flat_records(20, 100.0, wobble=0) + flat_records(
+        10, 50.0, service="AWS Lambda", wobble=0, start=START + timedelta(days=10)
+    )
     [mover] = top_movers(records, Dimension.SERVICE, START + timedelta(days=10), START + timedelta(days=19))
     assert (mover.key, mover.change_abs, mover.change_pct) == ("AWS Lambda", 500.0, None)
 
@@ -81,8 +83,15 @@ def test_the_html_is_self_contained_with_charts_and_tables(report):
     assert "script" not in parsed.tags
     assert parsed.external == []
     assert parsed.tags.count("svg") == 3  # trend, top movers, incident cost
-    assert parsed.headings == ["Highlights", "Cost trend and forecast", "Top movers (by service)", "Cost anomalies",
-                               "Cost of security incidents", "Waste and savings", "Tagging coverage"]
+    assert parsed.headings == [
+        "Highlights",
+        "Cost trend and forecast",
+        "Top movers (by service)",
+        "Cost anomalies",
+        "Cost of security incidents",
+        "Waste and savings",
+        "Tagging coverage",
+    ]
     assert page.startswith("<!DOCTYPE html>")
 
 

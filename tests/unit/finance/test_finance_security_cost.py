@@ -25,9 +25,17 @@ MINING_DAY = START + timedelta(days=75)
 
 def _mining(days: int = 3) -> list[CostRecord]:
     return [
-        CostRecord(usage_date=MINING_DAY + timedelta(days=d), amount=587.52, service=EC2, account="111111111111",
-                   region="sa-east-1", usage_type="BoxUsage:p3.16xlarge", resource_id=rid)
-        for d in range(days) for rid in ("i-0miner1", "i-0miner2")
+        CostRecord(
+            usage_date=MINING_DAY + timedelta(days=d),
+            amount=587.52,
+            service=EC2,
+            account="111111111111",
+            region="sa-east-1",
+            usage_type="BoxUsage:p3.16xlarge",
+            resource_id=rid,
+        )
+        for d in range(days)
+        for rid in ("i-0miner1", "i-0miner2")
     ]
 
 
@@ -41,8 +49,9 @@ def _at(day, hour: int = 0) -> datetime:
 
 
 def test_a_miners_instances_cost_their_whole_spend_because_they_had_no_baseline():
-    impact = incident_cost_impact("inc-1", ["i-0miner1", "i-0miner2"], _at(MINING_DAY, 3),
-                                  _at(MINING_DAY + timedelta(days=2), 18), _bill())
+    impact = incident_cost_impact(
+        "inc-1", ["i-0miner1", "i-0miner2"], _at(MINING_DAY, 3), _at(MINING_DAY + timedelta(days=2), 18), _bill()
+    )
     assert impact.actual_cost == pytest.approx(6 * 587.52, abs=0.05)
     assert impact.baseline_cost == 0.0
     assert impact.total_impact == pytest.approx(impact.excess_cost)
@@ -62,8 +71,9 @@ def test_an_existing_resource_costs_only_its_excess_over_its_baseline():
 def test_response_actions_add_to_the_incident_cost():
     snapshot = forensic_snapshot_cost(500, 90, "vol-1")
     assert snapshot.cost == pytest.approx(75.0)
-    impact = incident_cost_impact("inc-3", ["i-0miner1"], _at(MINING_DAY), _at(MINING_DAY, 23), _bill(),
-                                  response_actions=[snapshot])
+    impact = incident_cost_impact(
+        "inc-3", ["i-0miner1"], _at(MINING_DAY), _at(MINING_DAY, 23), _bill(), response_actions=[snapshot]
+    )
     assert impact.total_impact == pytest.approx(587.52 + 75.0, abs=0.05)
 
 
@@ -73,8 +83,15 @@ def test_a_window_ending_before_it_starts_is_rejected():
 
 
 def _finding(region: str, when: datetime, account: str | None = "111111111111") -> SecurityFinding:
-    return SecurityFinding(id="gd-1", title="CryptoCurrency:EC2/BitcoinTool.B!DNS", region=region, account=account,
-                           observed_at=when, severity=Severity.HIGH, resource_ids=["i-0miner1"])
+    return SecurityFinding(
+        id="gd-1",
+        title="CryptoCurrency:EC2/BitcoinTool.B!DNS",
+        region=region,
+        account=account,
+        observed_at=when,
+        severity=Severity.HIGH,
+        resource_ids=["i-0miner1"],
+    )
 
 
 def test_a_compute_anomaly_with_a_concurrent_finding_in_its_region_raises_an_alert():

@@ -29,11 +29,17 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def _instance(cpu_avg: float, cpu_max: float, net_mb: float, days: int = 14, **kw: object) -> InstanceUtilization:
-    return InstanceUtilization.model_validate({
-        "instance_id": "i-0aaa", "instance_type": "m5.2xlarge", "hourly_price": 0.384,
-        "cpu_avg_pct": [cpu_avg] * days, "cpu_max_pct": [cpu_max] * days, "network_bytes": [net_mb * 1e6] * days,
-        **kw,
-    })
+    return InstanceUtilization.model_validate(
+        {
+            "instance_id": "i-0aaa",
+            "instance_type": "m5.2xlarge",
+            "hourly_price": 0.384,
+            "cpu_avg_pct": [cpu_avg] * days,
+            "cpu_max_pct": [cpu_max] * days,
+            "network_bytes": [net_mb * 1e6] * days,
+            **kw,
+        }
+    )
 
 
 def test_an_instance_quiet_on_nearly_every_day_is_idle_and_saves_its_full_cost():
@@ -63,22 +69,27 @@ def test_too_short_an_observation_gives_no_verdict():
 
 
 def test_the_instance_cost_comes_from_the_bill_when_resource_records_exist():
-    records = [r.model_copy(update={"resource_id": "arn:aws:ec2:us-east-1:1:instance/i-0aaa", "amount": 12.0})
-               for r in flat_records(10)]
+    records = [
+        r.model_copy(update={"resource_id": "arn:aws:ec2:us-east-1:1:instance/i-0aaa", "amount": 12.0})
+        for r in flat_records(10)
+    ]
     [finding] = instance_findings([_instance(1.0, 2.0, 0.1, hourly_price=None)], records)
     assert finding.monthly_savings == pytest.approx(12.0 * 730 / 24, abs=0.01)
 
 
-@pytest.mark.parametrize(("given", "expected"), [("m5.2xlarge", "m5.xlarge"), ("t3.large", "t3.medium"),
-                                                 ("c5.24xlarge", "c5.12xlarge"), ("t3.nano", None)])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("m5.2xlarge", "m5.xlarge"), ("t3.large", "t3.medium"), ("c5.24xlarge", "c5.12xlarge"), ("t3.nano", None)],
+)
 def test_downsizing_halves_the_size(given, expected):
     assert smaller_instance_type(given) == expected
 
 
 def test_an_unattached_volume_past_the_grace_period_costs_its_size_times_price():
     volumes = [
-        VolumeInfo(volume_id="vol-1", size_gib=500, volume_type="gp2", state="available",
-                   create_time=NOW - timedelta(days=40)),
+        VolumeInfo(
+            volume_id="vol-1", size_gib=500, volume_type="gp2", state="available", create_time=NOW - timedelta(days=40)
+        ),
         VolumeInfo(volume_id="vol-2", size_gib=100, state="in-use", create_time=NOW - timedelta(days=400)),
         VolumeInfo(volume_id="vol-3", size_gib=100, state="available", create_time=NOW - timedelta(days=2)),
     ]
@@ -111,8 +122,12 @@ def test_tag_coverage_counts_usage_spend_per_required_tag():
 def test_find_waste_puts_the_biggest_saving_first_and_untagged_spend_last():
     records = flat_records(10, 100.0, tags={})
     volumes = [VolumeInfo(volume_id="vol-1", size_gib=50, state="available", create_time=NOW - timedelta(days=30))]
-    findings = find_waste(now=NOW, instances=[_instance(1.0, 2.0, 0.1)], volumes=volumes, records=records,
-                          required_tags=["team"])
-    assert [f.kind for f in findings] == [WasteKind.IDLE_INSTANCE, WasteKind.UNATTACHED_VOLUME,
-                                          WasteKind.UNTAGGED_SPEND]
+    findings = find_waste(
+        now=NOW, instances=[_instance(1.0, 2.0, 0.1)], volumes=volumes, records=records, required_tags=["team"]
+    )
+    assert [f.kind for f in findings] == [
+        WasteKind.IDLE_INSTANCE,
+        WasteKind.UNATTACHED_VOLUME,
+        WasteKind.UNTAGGED_SPEND,
+    ]
     assert "Amazon DynamoDB" in str(findings[-1].evidence["top_services"])

@@ -24,8 +24,13 @@ from .series import DailySeries, date_range, dimension_key, fit_baseline, series
 PCT_WHEN_NOTHING_EXPECTED = 100_000.0
 """Percentage impact reported when the expected spend is zero (a brand-new cost)."""
 
-DRILL_DOWN_DIMENSIONS = (Dimension.SERVICE, Dimension.ACCOUNT, Dimension.REGION, Dimension.USAGE_TYPE,
-                         Dimension.RESOURCE)
+DRILL_DOWN_DIMENSIONS = (
+    Dimension.SERVICE,
+    Dimension.ACCOUNT,
+    Dimension.REGION,
+    Dimension.USAGE_TYPE,
+    Dimension.RESOURCE,
+)
 
 
 class DetectorConfig(BaseModel):
@@ -159,8 +164,9 @@ def detect_anomalies(
     return anomalies
 
 
-def _anomaly(dimension: Dimension, key: str, run: Sequence[DayVerdict], config: DetectorConfig,
-             currency: str) -> Anomaly:
+def _anomaly(
+    dimension: Dimension, key: str, run: Sequence[DayVerdict], config: DetectorConfig, currency: str
+) -> Anomaly:
     actual = sum(v.actual for v in run)
     expected = sum(v.expected for v in run)
     impact = actual - expected
@@ -214,8 +220,14 @@ def root_causes(
             continue
         for sub_key, actual, expected in _sub_contributions(scoped, other, history_days, anomaly_days, config):
             causes.append(
-                RootCause(dimension=other, key=sub_key, actual=round(actual, 2), expected=round(expected, 2),
-                          contribution=round(actual - expected, 2), share=0.0)
+                RootCause(
+                    dimension=other,
+                    key=sub_key,
+                    actual=round(actual, 2),
+                    expected=round(expected, 2),
+                    contribution=round(actual - expected, 2),
+                    share=0.0,
+                )
             )
     if not causes:
         return []

@@ -112,7 +112,10 @@ def forecast_records(
     if not records:
         raise ValueError("no cost records to forecast from")
     return forecast_series(
-        daily_totals(records), horizon_months=horizon_months, confidence=confidence, seed=seed,
+        daily_totals(records),
+        horizon_months=horizon_months,
+        confidence=confidence,
+        seed=seed,
         currency=records[0].currency,
     )
 

@@ -51,8 +51,9 @@ class _ServiceProfile:
 _SERVICES = (
     _ServiceProfile(EC2_COMPUTE, "BoxUsage:m5.xlarge", 420.0, 0.0012, _WEEKDAY_BUSINESS, 0.05),
     _ServiceProfile("EC2 - Other", "EBS:VolumeUsage.gp3", 95.0, 0.0015, _WEEKDAY_FLAT, 0.03),
-    _ServiceProfile("Amazon Relational Database Service", "InstanceUsage:db.r6g.large", 180.0, 0.0004, _WEEKDAY_FLAT,
-                    0.02),
+    _ServiceProfile(
+        "Amazon Relational Database Service", "InstanceUsage:db.r6g.large", 180.0, 0.0004, _WEEKDAY_FLAT, 0.02
+    ),
     _ServiceProfile("Amazon Simple Storage Service", "TimedStorage-ByteHrs", 70.0, 0.0030, _WEEKDAY_FLAT, 0.03),
     _ServiceProfile("AWS Lambda", "Lambda-GB-Second", 35.0, 0.0020, _WEEKDAY_BUSINESS, 0.08),
     _ServiceProfile("Amazon CloudFront", "DataTransfer-Out-Bytes", 45.0, 0.0010, _WEEKDAY_CONSUMER, 0.07),
@@ -196,8 +197,14 @@ def _build_series(rng: random.Random, days: int) -> list[_Series]:
                 series.append(_Series(profile, account, region, tags, base))
     ramp_start = rng.randint(days // 3, days // 2)
     series.append(
-        _Series(_RAMP_SERVICE, "111111111111", "us-east-1", {"env": "prod", "team": "search"},
-                _RAMP_SERVICE.base, ramp_start=ramp_start)
+        _Series(
+            _RAMP_SERVICE,
+            "111111111111",
+            "us-east-1",
+            {"env": "prod", "team": "search"},
+            _RAMP_SERVICE.base,
+            ramp_start=ramp_start,
+        )
     )
     return series
 
@@ -217,8 +224,18 @@ def _emit(rng: random.Random, s: _Series, start: date, days: int) -> list[CostRe
         out.append(_record(day, value, p.name, s.account, s.region, p.usage_type, s.tags))
         if p.name == EC2_COMPUTE and day.day == 1 and s.region == "us-east-1":
             # Reserved Instance monthly fees are billed on the first of the month.
-            out.append(_record(day, s.base * 6.0, p.name, s.account, s.region, "HeavyUsage:m5.xlarge", s.tags,
-                               ChargeCategory.PURCHASE))
+            out.append(
+                _record(
+                    day,
+                    s.base * 6.0,
+                    p.name,
+                    s.account,
+                    s.region,
+                    "HeavyUsage:m5.xlarge",
+                    s.tags,
+                    ChargeCategory.PURCHASE,
+                )
+            )
     if s.profile.name == _SERVICES[0].name and s.account == "111111111111" and s.region == "us-east-1":
         out.extend(_support_fees(rng, start, days))
     return out
@@ -230,8 +247,18 @@ def _support_fees(rng: random.Random, start: date, days: int) -> list[CostRecord
     for t in range(days):
         day = start + timedelta(days=t)
         if day.day == 1:
-            out.append(_record(day, 2400.0 * rng.uniform(0.97, 1.05), "AWS Support (Business)", "111111111111",
-                               "global", "Dollar", {}, ChargeCategory.PURCHASE))
+            out.append(
+                _record(
+                    day,
+                    2400.0 * rng.uniform(0.97, 1.05),
+                    "AWS Support (Business)",
+                    "111111111111",
+                    "global",
+                    "Dollar",
+                    {},
+                    ChargeCategory.PURCHASE,
+                )
+            )
     return out
 
 
@@ -252,8 +279,15 @@ def _crypto_mining(
         hours = 24.0 if t > first else rng.uniform(6.0, 20.0)
         for instance_id in ids:
             records.append(
-                CostRecord(usage_date=day, amount=round(hours * hourly, 4), service=EC2_COMPUTE, account=account,
-                           region=region, usage_type=f"BoxUsage:{instance_type}", resource_id=instance_id)
+                CostRecord(
+                    usage_date=day,
+                    amount=round(hours * hourly, 4),
+                    service=EC2_COMPUTE,
+                    account=account,
+                    region=region,
+                    usage_type=f"BoxUsage:{instance_type}",
+                    resource_id=instance_id,
+                )
             )
     last = min(first + length, days) - 1
     label = InjectedAnomaly(
@@ -280,5 +314,13 @@ def _record(
     tags: dict[str, str],
     category: ChargeCategory = ChargeCategory.USAGE,
 ) -> CostRecord:
-    return CostRecord(usage_date=day, amount=round(value, 4), service=service, account=account, region=region,
-                      usage_type=usage_type, tags=dict(tags), charge_category=category)
+    return CostRecord(
+        usage_date=day,
+        amount=round(value, 4),
+        service=service,
+        account=account,
+        region=region,
+        usage_type=usage_type,
+        tags=dict(tags),
+        charge_category=category,
+    )

@@ -293,8 +293,21 @@ def iter_focus_parquet(
     missing = [c for c in (*FOCUS_REQUIRED, cost_column) if c not in names]
     if missing:
         raise _invalid(source, "schema", f"missing required columns {missing}", columns=missing)
-    wanted = [c for c in (*FOCUS_REQUIRED, *FOCUS_COST_COLUMNS, "SubAccountId", "RegionId", "Tags", "ResourceId",
-                          "x_UsageType", "SkuMeter", "ChargeCategory") if c in names]
+    wanted = [
+        c
+        for c in (
+            *FOCUS_REQUIRED,
+            *FOCUS_COST_COLUMNS,
+            "SubAccountId",
+            "RegionId",
+            "Tags",
+            "ResourceId",
+            "x_UsageType",
+            "SkuMeter",
+            "ChargeCategory",
+        )
+        if c in names
+    ]
     metadata = parquet.metadata
     sizes = [metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)]
     total = sum(sizes)
@@ -346,8 +359,17 @@ def aggregate_daily(records: Iterable[CostRecord], *, keep_resources: bool = Fal
     templates: dict[tuple[Any, ...], CostRecord] = {}
     for r in records:
         resource = r.resource_id if keep_resources else None
-        key = (r.usage_date, r.currency, r.service, r.account, r.region, r.usage_type, r.charge_category,
-               tuple(sorted(r.tags.items())), resource)
+        key = (
+            r.usage_date,
+            r.currency,
+            r.service,
+            r.account,
+            r.region,
+            r.usage_type,
+            r.charge_category,
+            tuple(sorted(r.tags.items())),
+            resource,
+        )
         sums[key] = sums.get(key, 0.0) + r.amount
         templates.setdefault(key, r.model_copy(update={"resource_id": resource}))
     return [templates[k].model_copy(update={"amount": round(v, 10)}) for k, v in sums.items()]
@@ -358,8 +380,13 @@ def aggregate_daily(records: Iterable[CostRecord], *, keep_resources: bool = Fal
 CeGroupBy = Sequence[Mapping[str, str]]
 """The request's GroupBy: [{"Type": "DIMENSION" | "TAG" | "COST_CATEGORY", "Key": ...}], at most two."""
 
-_CE_DIMENSION_FIELDS = {"SERVICE": "service", "LINKED_ACCOUNT": "account", "REGION": "region",
-                        "USAGE_TYPE": "usage_type", "RESOURCE_ID": "resource_id"}
+_CE_DIMENSION_FIELDS = {
+    "SERVICE": "service",
+    "LINKED_ACCOUNT": "account",
+    "REGION": "region",
+    "USAGE_TYPE": "usage_type",
+    "RESOURCE_ID": "resource_id",
+}
 
 
 def parse_cost_and_usage(
@@ -416,8 +443,9 @@ def _ce_group_record(
     return CostRecord(usage_date=day, amount=amount, currency=value.get("Unit", "USD"), estimated=estimated, **fields)
 
 
-def cost_and_usage_response(records: Iterable[CostRecord], group_by: CeGroupBy, *,
-                            metric: str = "UnblendedCost") -> dict[str, Any]:
+def cost_and_usage_response(
+    records: Iterable[CostRecord], group_by: CeGroupBy, *, metric: str = "UnblendedCost"
+) -> dict[str, Any]:
     """The GetCostAndUsage DAILY response these records would produce: the seeding path for the emulator.
 
     moto's Cost Explorer returns nothing unless results are queued with
@@ -448,12 +476,14 @@ def cost_and_usage_response(records: Iterable[CostRecord], group_by: CeGroupBy, 
             for keys, amount in sorted(per_day[day].items())
         ]
         total = sum(per_day[day].values())
-        results.append({
-            "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
-            "Total": {} if group_by else {metric: {"Amount": f"{total:.10f}", "Unit": unit}},
-            "Groups": groups if group_by else [],
-            "Estimated": False,
-        })
+        results.append(
+            {
+                "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+                "Total": {} if group_by else {metric: {"Amount": f"{total:.10f}", "Unit": unit}},
+                "Groups": groups if group_by else [],
+                "Estimated": False,
+            }
+        )
     return {"GroupDefinitions": [dict(d) for d in group_by], "ResultsByTime": results, "DimensionValueAttributes": []}
 
 

@@ -56,7 +56,10 @@ def summarize(records: Sequence[CostRecord], start: date, end: date, *, top_n: i
     for r in current:
         per_day[r.usage_date] += r.amount
     return CostSummary(
-        start=start, end=end, currency=current[0].currency if current else "USD", total=round(total, 2),
+        start=start,
+        end=end,
+        currency=current[0].currency if current else "USD",
+        total=round(total, 2),
         previous_total=round(previous_total, 2),
         change_pct=round((total - previous_total) / previous_total * 100, 2) if previous_total > 0 else None,
         by_service=_breakdown(current, Dimension.SERVICE, top_n),
@@ -83,9 +86,14 @@ def top_movers(
         elif prev_start <= r.usage_date < start:
             previous[key] += r.amount
     movers = [
-        TopMover(dimension=dimension, key=k, previous=round(previous[k], 2), current=round(current[k], 2),
-                 change_abs=round(current[k] - previous[k], 2),
-                 change_pct=round((current[k] - previous[k]) / previous[k] * 100, 1) if previous[k] > 0 else None)
+        TopMover(
+            dimension=dimension,
+            key=k,
+            previous=round(previous[k], 2),
+            current=round(current[k], 2),
+            change_abs=round(current[k] - previous[k], 2),
+            change_pct=round((current[k] - previous[k]) / previous[k] * 100, 1) if previous[k] > 0 else None,
+        )
         for k in set(current) | set(previous)
     ]
     movers.sort(key=lambda m: (-abs(m.change_abs), m.key))
@@ -113,9 +121,16 @@ def build_executive_report(
     movers = top_movers(records, Dimension.SERVICE, start, end)
     savings = round(sum(w.monthly_savings for w in waste), 2)
     return ExecutiveReport(
-        generated_at=generated_at, currency=summary.currency, summary=summary, forecast=forecast,
-        anomalies=list(in_period), top_movers=movers, waste=list(waste), waste_monthly_savings=savings,
-        tag_coverage=list(tag_coverage), incidents=list(incidents),
+        generated_at=generated_at,
+        currency=summary.currency,
+        summary=summary,
+        forecast=forecast,
+        anomalies=list(in_period),
+        top_movers=movers,
+        waste=list(waste),
+        waste_monthly_savings=savings,
+        tag_coverage=list(tag_coverage),
+        incidents=list(incidents),
         highlights=_highlights(summary, forecast, in_period, movers, savings, incidents),
     )
 
@@ -131,28 +146,42 @@ def _money(value: float, currency: str = "USD") -> str:
     return f"{sign}{symbol}{value:,.0f}"
 
 
-def _highlights(summary: CostSummary, forecast: Forecast | None, anomalies: Sequence[Anomaly],
-                movers: Sequence[TopMover], savings: float, incidents: Sequence[IncidentCostImpact]) -> list[str]:
+def _highlights(
+    summary: CostSummary,
+    forecast: Forecast | None,
+    anomalies: Sequence[Anomaly],
+    movers: Sequence[TopMover],
+    savings: float,
+    incidents: Sequence[IncidentCostImpact],
+) -> list[str]:
     cur = summary.currency
-    out = [f"Spend over {summary.start} to {summary.end}: {_money(summary.total, cur)}"
-           + (f" ({summary.change_pct:+.1f}% on the previous period)." if summary.change_pct is not None else ".")]
+    out = [
+        f"Spend over {summary.start} to {summary.end}: {_money(summary.total, cur)}"
+        + (f" ({summary.change_pct:+.1f}% on the previous period)." if summary.change_pct is not None else ".")
+    ]
     if forecast:
         m = forecast.month_end
-        out.append(f"{m.month} is forecast to close at {_money(m.forecast_total, cur)} "
-                   f"({forecast.confidence:.0%} interval {_money(m.lower, cur)} to {_money(m.upper, cur)}).")
+        out.append(
+            f"{m.month} is forecast to close at {_money(m.forecast_total, cur)} "
+            f"({forecast.confidence:.0%} interval {_money(m.lower, cur)} to {_money(m.upper, cur)})."
+        )
     if anomalies:
         worst = max(anomalies, key=lambda a: a.impact_abs)
         noun = "anomaly" if len(anomalies) == 1 else "anomalies"
-        out.append(f"{len(anomalies)} cost {noun}, {_money(sum(a.impact_abs for a in anomalies), cur)} above "
-                   f"expected; the largest is {worst.dimension} {worst.key} ({_money(worst.impact_abs, cur)}).")
+        out.append(
+            f"{len(anomalies)} cost {noun}, {_money(sum(a.impact_abs for a in anomalies), cur)} above "
+            f"expected; the largest is {worst.dimension} {worst.key} ({_money(worst.impact_abs, cur)})."
+        )
     rising = [m for m in movers if m.change_abs > 0]
     if rising:
         out.append(f"Biggest riser: {rising[0].key} (+{_money(rising[0].change_abs, cur)}).")
     if savings > 0:
         out.append(f"Acting on the waste findings would save about {_money(savings, cur)} a month.")
     if incidents:
-        out.append(f"Security incidents cost {_money(sum(i.total_impact for i in incidents), cur)} "
-                   f"across {len(incidents)} incident(s).")
+        out.append(
+            f"Security incidents cost {_money(sum(i.total_impact for i in incidents), cur)} "
+            f"across {len(incidents)} incident(s)."
+        )
     return out
 
 
@@ -187,18 +216,25 @@ def trend_chart_svg(report: ExecutiveReport, *, forecast_days: int = 31) -> str:
     def y(value: float) -> float:
         return top + (1 - value / y_max) * (height - top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="Daily cost trend with forecast">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="Daily cost trend with forecast">'
+    ]
     for i in range(5):
         value = y_max * i / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-                     f'stroke="{_GRID}"/>')
-        parts.append(f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="{_MUTED}">{escape(_money(value, report.currency))}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="{_GRID}"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" '
+            f'fill="{_MUTED}">{escape(_money(value, report.currency))}</text>'
+        )
     day = first
     while day <= last:
-        parts.append(f'<text x="{x(day):.1f}" y="{height - 12}" text-anchor="middle" font-size="11" '
-                     f'fill="{_MUTED}">{day.strftime("%d %b")}</text>')
+        parts.append(
+            f'<text x="{x(day):.1f}" y="{height - 12}" text-anchor="middle" font-size="11" '
+            f'fill="{_MUTED}">{day.strftime("%d %b")}</text>'
+        )
         day += timedelta(days=14)
     if points:
         band = [f"{x(p.date):.1f},{y(p.upper):.1f}" for p in points]
@@ -206,8 +242,10 @@ def trend_chart_svg(report: ExecutiveReport, *, forecast_days: int = 31) -> str:
         parts.append(f'<polygon points="{" ".join(band)}" fill="{_BAND}" opacity="0.7"/>')
         mean = [f"{x(actual[-1].date):.1f},{y(actual[-1].amount):.1f}"]
         mean += [f"{x(p.date):.1f},{y(p.mean):.1f}" for p in points]
-        parts.append(f'<polyline points="{" ".join(mean)}" fill="none" stroke="{_BLUE}" stroke-width="2" '
-                     f'stroke-dasharray="6 4"/>')
+        parts.append(
+            f'<polyline points="{" ".join(mean)}" fill="none" stroke="{_BLUE}" stroke-width="2" '
+            f'stroke-dasharray="6 4"/>'
+        )
     line = " ".join(f"{x(d.date):.1f},{y(d.amount):.1f}" for d in actual)
     parts.append(f'<polyline points="{line}" fill="none" stroke="{_INK}" stroke-width="2"/>')
     by_day = {d.date: d.amount for d in actual}
@@ -216,13 +254,14 @@ def trend_chart_svg(report: ExecutiveReport, *, forecast_days: int = 31) -> str:
             parts.append(
                 f'<circle cx="{x(a.peak_date):.1f}" cy="{y(by_day[a.peak_date]):.1f}" r="6" fill="{_RED}" '
                 f'fill-opacity="0.85" stroke="#fff" stroke-width="1.5"><title>{escape(a.dimension)} '
-                f'{escape(a.key)}: +{escape(_money(a.impact_abs, a.currency))} on {a.peak_date}</title></circle>'
+                f"{escape(a.key)}: +{escape(_money(a.impact_abs, a.currency))} on {a.peak_date}</title></circle>"
             )
     legend = [(_INK, "Actual", ""), (_BLUE, "Forecast", ' stroke-dasharray="6 4"'), (_RED, "Anomaly", "")]
     for i, (colour, label, dash) in enumerate(legend):
         lx = left + 10 + i * 110
-        parts.append(f'<line x1="{lx}" x2="{lx + 22}" y1="{top + 8}" y2="{top + 8}" stroke="{colour}" '
-                     f'stroke-width="3"{dash}/>')
+        parts.append(
+            f'<line x1="{lx}" x2="{lx + 22}" y1="{top + 8}" y2="{top + 8}" stroke="{colour}" stroke-width="3"{dash}/>'
+        )
         parts.append(f'<text x="{lx + 28}" y="{top + 12}" font-size="12" fill="{_INK}">{label}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -238,23 +277,29 @@ def bar_chart_svg(items: Sequence[tuple[str, float]], currency: str, *, label: s
     zero = left + (width - left - right) / 2 if diverging else left
     # Leave room beside the longest bar for its value label, on either side of the axis.
     scale = (((width - left - right) / 2 - 60) if diverging else (width - left - right)) / peak
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{escape(label)}">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{escape(label)}">'
+    ]
     for i, (name, value) in enumerate(items):
         y = 5 + i * row
         bar = abs(value) * scale
         x0 = zero - bar if value < 0 else zero
         colour = (_GREEN if value < 0 else _RED) if diverging else _AMBER
         short = name if len(name) <= 36 else name[:35] + "…"
-        parts.append(f'<text x="{left - 8}" y="{y + 19}" text-anchor="end" font-size="12" fill="{_INK}">'
-                     f'{escape(short)}</text>')
-        parts.append(f'<rect x="{x0:.1f}" y="{y + 4}" width="{max(bar, 1):.1f}" height="{row - 10}" rx="3" '
-                     f'fill="{colour}"/>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 19}" text-anchor="end" font-size="12" fill="{_INK}">{escape(short)}</text>'
+        )
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{y + 4}" width="{max(bar, 1):.1f}" height="{row - 10}" rx="3" fill="{colour}"/>'
+        )
         text_x = x0 + bar + 6 if value >= 0 else x0 - 6
         anchor = "start" if value >= 0 else "end"
         sign = "+" if diverging and value > 0 else ""
-        parts.append(f'<text x="{text_x:.1f}" y="{y + 19}" text-anchor="{anchor}" font-size="12" fill="{_INK}">'
-                     f'{sign}{escape(_money(value, currency))}</text>')
+        parts.append(
+            f'<text x="{text_x:.1f}" y="{y + 19}" text-anchor="{anchor}" font-size="12" fill="{_INK}">'
+            f"{sign}{escape(_money(value, currency))}</text>"
+        )
     if diverging:
         parts.append(f'<line x1="{zero}" x2="{zero}" y1="0" y2="{height}" stroke="{_MUTED}"/>')
     parts.append("</svg>")
@@ -310,19 +355,28 @@ def render_executive_html(report: ExecutiveReport) -> str:
     month = report.forecast.month_end if report.forecast else None
     kpis = [
         ("Spend, last period", _money(s.total, cur), change),
-        ("Month-end forecast", _money(month.forecast_total, cur) if month else "n/a",
-         f'<div class="muted">{_money(month.lower, cur)} to {_money(month.upper, cur)}</div>' if month else ""),
-        ("Cost anomalies", str(len(report.anomalies)),
-         f'<div class="muted">{_money(sum(a.impact_abs for a in report.anomalies), cur)} above expected</div>'),
-        ("Savings available", f"{_money(report.waste_monthly_savings, cur)}/mo",
-         f'<div class="muted">{len(report.waste)} waste findings</div>'),
+        (
+            "Month-end forecast",
+            _money(month.forecast_total, cur) if month else "n/a",
+            f'<div class="muted">{_money(month.lower, cur)} to {_money(month.upper, cur)}</div>' if month else "",
+        ),
+        (
+            "Cost anomalies",
+            str(len(report.anomalies)),
+            f'<div class="muted">{_money(sum(a.impact_abs for a in report.anomalies), cur)} above expected</div>',
+        ),
+        (
+            "Savings available",
+            f"{_money(report.waste_monthly_savings, cur)}/mo",
+            f'<div class="muted">{len(report.waste)} waste findings</div>',
+        ),
     ]
     kpi_html = "".join(
         f'<td class="kpi"><div class="l">{escape(label)}</div><div class="v">{escape(value)}</div>{extra}</td>'
         for label, value, extra in kpis
     )
     sections = [
-        f"<h1>Cloud cost report</h1><div class=\"muted\">{s.start} to {s.end} · generated "
+        f'<h1>Cloud cost report</h1><div class="muted">{s.start} to {s.end} · generated '
         f"{report.generated_at:%Y-%m-%d %H:%M} UTC · analysis: {escape(report.reasoning)}</div>",
         f'<table class="kpis"><tr>{kpi_html}</tr></table>',
         _narrative_html(report),
@@ -331,51 +385,103 @@ def render_executive_html(report: ExecutiveReport) -> str:
     ]
     if report.forecast:
         months = [report.forecast.month_end, *report.forecast.next_months]
-        sections.append(_table(
-            ["Month", "Spent so far", "Forecast", f"{report.forecast.confidence:.0%} interval"],
-            [(m.month, _money(m.actual_to_date, cur), _money(m.forecast_total, cur),
-              f"{_money(m.lower, cur)} to {_money(m.upper, cur)}") for m in months],
-        ))
+        sections.append(
+            _table(
+                ["Month", "Spent so far", "Forecast", f"{report.forecast.confidence:.0%} interval"],
+                [
+                    (
+                        m.month,
+                        _money(m.actual_to_date, cur),
+                        _money(m.forecast_total, cur),
+                        f"{_money(m.lower, cur)} to {_money(m.upper, cur)}",
+                    )
+                    for m in months
+                ],
+            )
+        )
     if report.top_movers:
-        sections.append("<h2>Top movers (by service)</h2>" + bar_chart_svg(
-            [(m.key, m.change_abs) for m in report.top_movers], cur, label="Top movers", diverging=True))
-        sections.append(_table(
-            ["Service", "Previous", "Current", "Change"],
-            [(m.key, _money(m.previous, cur), _money(m.current, cur),
-              f"{_money(m.change_abs, cur)}" + (f" ({m.change_pct:+.0f}%)" if m.change_pct is not None else " (new)"))
-             for m in report.top_movers],
-        ))
+        sections.append(
+            "<h2>Top movers (by service)</h2>"
+            + bar_chart_svg([(m.key, m.change_abs) for m in report.top_movers], cur, label="Top movers", diverging=True)
+        )
+        sections.append(
+            _table(
+                ["Service", "Previous", "Current", "Change"],
+                [
+                    (
+                        m.key,
+                        _money(m.previous, cur),
+                        _money(m.current, cur),
+                        f"{_money(m.change_abs, cur)}"
+                        + (f" ({m.change_pct:+.0f}%)" if m.change_pct is not None else " (new)"),
+                    )
+                    for m in report.top_movers
+                ],
+            )
+        )
     if report.anomalies:
         rows = []
         for a in report.anomalies[:10]:
             cause = ", ".join(f"{c.dimension}: {c.key}" for c in a.root_causes[:2]) or "-"
-            rows.append((f"{a.start_date}" + (f" to {a.end_date}" if a.end_date != a.start_date else ""),
-                         f"{a.dimension}: {a.key}", _money(a.actual, a.currency), _money(a.expected, a.currency),
-                         f"+{_money(a.impact_abs, a.currency)}", a.severity.value, cause))
+            rows.append(
+                (
+                    f"{a.start_date}" + (f" to {a.end_date}" if a.end_date != a.start_date else ""),
+                    f"{a.dimension}: {a.key}",
+                    _money(a.actual, a.currency),
+                    _money(a.expected, a.currency),
+                    f"+{_money(a.impact_abs, a.currency)}",
+                    a.severity.value,
+                    cause,
+                )
+            )
         table = _table(["When", "Where", "Actual", "Expected", "Impact", "Severity", "Root cause"], rows)
         for sev in ("critical", "high", "medium"):
             table = table.replace(f"<td>{sev}</td>", f'<td class="sev-{sev}">{sev}</td>')
         sections.append("<h2>Cost anomalies</h2>" + table)
     if report.incidents:
-        sections.append("<h2>Cost of security incidents</h2>" + bar_chart_svg(
-            [(i.incident_id, i.total_impact) for i in report.incidents], cur, label="Incident cost"))
-        sections.append(_table(
-            ["Incident", "Window", "Excess spend", "Response", "Total"],
-            [(i.incident_id, f"{i.window_start:%Y-%m-%d %H:%M} to {i.window_end:%Y-%m-%d %H:%M}",
-              _money(i.excess_cost, cur), _money(i.response_cost, cur), _money(i.total_impact, cur))
-             for i in report.incidents],
-        ))
+        sections.append(
+            "<h2>Cost of security incidents</h2>"
+            + bar_chart_svg([(i.incident_id, i.total_impact) for i in report.incidents], cur, label="Incident cost")
+        )
+        sections.append(
+            _table(
+                ["Incident", "Window", "Excess spend", "Response", "Total"],
+                [
+                    (
+                        i.incident_id,
+                        f"{i.window_start:%Y-%m-%d %H:%M} to {i.window_end:%Y-%m-%d %H:%M}",
+                        _money(i.excess_cost, cur),
+                        _money(i.response_cost, cur),
+                        _money(i.total_impact, cur),
+                    )
+                    for i in report.incidents
+                ],
+            )
+        )
     if report.waste:
-        sections.append("<h2>Waste and savings</h2>" + _table(
-            ["Finding", "Resource", "Monthly saving", "Recommendation"],
-            [(w.kind.value.replace("_", " "), w.resource_id or "-", _money(w.monthly_savings, cur), w.recommendation)
-             for w in report.waste[:12]],
-        ))
+        sections.append(
+            "<h2>Waste and savings</h2>"
+            + _table(
+                ["Finding", "Resource", "Monthly saving", "Recommendation"],
+                [
+                    (
+                        w.kind.value.replace("_", " "),
+                        w.resource_id or "-",
+                        _money(w.monthly_savings, cur),
+                        w.recommendation,
+                    )
+                    for w in report.waste[:12]
+                ],
+            )
+        )
     if report.tag_coverage:
-        sections.append("<h2>Tagging coverage</h2>" + _table(
-            ["Required tag", "Coverage", "Untagged spend"],
-            [(t.tag, f"{t.coverage_pct:.1f}%", _money(t.untagged_spend, cur)) for t in report.tag_coverage],
-        ))
+        sections.append(
+            "<h2>Tagging coverage</h2>"
+            + _table(
+                ["Required tag", "Coverage", "Untagged spend"],
+                [(t.tag, f"{t.coverage_pct:.1f}%", _money(t.untagged_spend, cur)) for t in report.tag_coverage],
+            )
+        )
     body = "".join(sections)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

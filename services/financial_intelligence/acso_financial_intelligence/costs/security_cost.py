@@ -30,17 +30,19 @@ from .waste import SNAPSHOT_GB_MONTH_USD
 
 ALERT_SOURCE = "acso.financial_intelligence"
 ALERT_TYPE = "Cost/ComputeAnomaly"
-COMPUTE_SERVICES = frozenset({
-    "Amazon Elastic Compute Cloud - Compute",
-    "Amazon Elastic Compute Cloud",
-    "Amazon EC2",
-    "AWS Lambda",
-    "Amazon Elastic Container Service",
-    "Amazon Elastic Kubernetes Service",
-    "AWS Batch",
-    "Amazon SageMaker",
-    "Amazon Lightsail",
-})
+COMPUTE_SERVICES = frozenset(
+    {
+        "Amazon Elastic Compute Cloud - Compute",
+        "Amazon Elastic Compute Cloud",
+        "Amazon EC2",
+        "AWS Lambda",
+        "Amazon Elastic Container Service",
+        "Amazon Elastic Kubernetes Service",
+        "AWS Batch",
+        "Amazon SageMaker",
+        "Amazon Lightsail",
+    }
+)
 _SEVERITY_ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
 
 
@@ -48,15 +50,20 @@ def _matches(record_resource: str | None, resource_id: str) -> bool:
     """Bills carry instance ids or full ARNs; an incident may name either."""
     if record_resource is None:
         return False
-    return record_resource == resource_id or record_resource.endswith(f"/{resource_id}") or resource_id.endswith(
-        f"/{record_resource}")
+    return (
+        record_resource == resource_id
+        or record_resource.endswith(f"/{resource_id}")
+        or resource_id.endswith(f"/{record_resource}")
+    )
 
 
 def forensic_snapshot_cost(size_gib: int, retention_days: int, resource_id: str | None = None) -> ResponseActionCost:
     """The cost of keeping a forensic EBS snapshot of `size_gib` for `retention_days` (full-size upper bound)."""
     cost = size_gib * SNAPSHOT_GB_MONTH_USD * retention_days / 30.0
     return ResponseActionCost(
-        action="forensic_snapshot", resource_id=resource_id, cost=round(cost, 2),
+        action="forensic_snapshot",
+        resource_id=resource_id,
+        cost=round(cost, 2),
         basis=f"{size_gib} GiB x {SNAPSHOT_GB_MONTH_USD}/GB-month x {retention_days} days",
     )
 
@@ -92,21 +99,33 @@ def incident_cost_impact(
     for rid in resource_ids:
         actual = sum(per_day[rid].get(d, 0.0) for d in incident_days)
         baseline = statistics.median(per_day[rid].get(d, 0.0) for d in history) * len(incident_days)
-        impacts.append(ResourceCostImpact(
-            resource_id=rid, actual=round(actual, 2), baseline=round(baseline, 2),
-            excess=round(actual - baseline, 2), services=sorted(services[rid]),
-        ))
+        impacts.append(
+            ResourceCostImpact(
+                resource_id=rid,
+                actual=round(actual, 2),
+                baseline=round(baseline, 2),
+                excess=round(actual - baseline, 2),
+                services=sorted(services[rid]),
+            )
+        )
     actual_total = sum(i.actual for i in impacts)
     baseline_total = sum(i.baseline for i in impacts)
     response_cost = sum(a.cost for a in response_actions)
     excess = actual_total - baseline_total
     return IncidentCostImpact(
-        incident_id=incident_id, window_start=window_start, window_end=window_end, currency=currency,
-        resources=impacts, actual_cost=round(actual_total, 2), baseline_cost=round(baseline_total, 2),
-        excess_cost=round(excess, 2), response_actions=list(response_actions), response_cost=round(response_cost, 2),
+        incident_id=incident_id,
+        window_start=window_start,
+        window_end=window_end,
+        currency=currency,
+        resources=impacts,
+        actual_cost=round(actual_total, 2),
+        baseline_cost=round(baseline_total, 2),
+        excess_cost=round(excess, 2),
+        response_actions=list(response_actions),
+        response_cost=round(response_cost, 2),
         total_impact=round(max(excess, 0.0) + response_cost, 2),
         method=f"daily spend of the involved resources over {len(incident_days)} whole day(s) versus their median "
-               f"daily spend over the {baseline_days} days before; plus response action costs",
+        f"daily spend over the {baseline_days} days before; plus response action costs",
     )
 
 
@@ -142,8 +161,10 @@ def compute_anomaly_alerts(
         start = datetime.combine(anomaly.start_date, time.min, tzinfo=UTC) - slack
         end = datetime.combine(anomaly.end_date + timedelta(days=1), time.min, tzinfo=UTC) + slack
         related = [
-            f for f in findings
-            if f.region == region and (account is None or f.account is None or f.account == account)
+            f
+            for f in findings
+            if f.region == region
+            and (account is None or f.account is None or f.account == account)
             and start <= _utc(f.observed_at) < end
         ]
         if related:
@@ -155,10 +176,13 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _alert(anomaly: Anomaly, service: str, region: str, account: str | None,
-           related: Sequence[SecurityFinding]) -> dict[str, Any]:
-    resources = sorted({c.key for c in anomaly.root_causes if c.dimension is Dimension.RESOURCE}
-                       | {rid for f in related for rid in f.resource_ids})
+def _alert(
+    anomaly: Anomaly, service: str, region: str, account: str | None, related: Sequence[SecurityFinding]
+) -> dict[str, Any]:
+    resources = sorted(
+        {c.key for c in anomaly.root_causes if c.dimension is Dimension.RESOURCE}
+        | {rid for f in related for rid in f.resource_ids}
+    )
     severity = max([anomaly.severity, *(f.severity for f in related), Severity.HIGH], key=_SEVERITY_ORDER.index)
     observables: list[dict[str, str]] = [{"type": "region", "value": region}]
     if account:
@@ -183,8 +207,15 @@ def _alert(anomaly: Anomaly, service: str, region: str, account: str | None,
         "observables": observables,
         "related_findings": [f.id for f in related],
         "cost": {
-            "anomaly_id": anomaly.id, "service": service, "region": region, "account": account,
-            "actual": anomaly.actual, "expected": anomaly.expected, "impact_abs": anomaly.impact_abs,
-            "impact_pct": anomaly.impact_pct, "currency": anomaly.currency, "usage_types": usage_types,
+            "anomaly_id": anomaly.id,
+            "service": service,
+            "region": region,
+            "account": account,
+            "actual": anomaly.actual,
+            "expected": anomaly.expected,
+            "impact_abs": anomaly.impact_abs,
+            "impact_pct": anomaly.impact_pct,
+            "currency": anomaly.currency,
+            "usage_types": usage_types,
         },
     }

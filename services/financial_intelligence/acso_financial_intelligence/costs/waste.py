@@ -29,13 +29,41 @@ from .series import quantile
 HOURS_PER_MONTH = 730.0
 EBS_GB_MONTH_USD: dict[str, float] = {
     # us-east-1 list prices per GB-month; other regions are within ~20%.
-    "gp3": 0.08, "gp2": 0.10, "io1": 0.125, "io2": 0.125, "st1": 0.045, "sc1": 0.015, "standard": 0.05,
+    "gp3": 0.08,
+    "gp2": 0.10,
+    "io1": 0.125,
+    "io2": 0.125,
+    "st1": 0.045,
+    "sc1": 0.015,
+    "standard": 0.05,
 }
 SNAPSHOT_GB_MONTH_USD = 0.05
-_SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
-          "16xlarge", "24xlarge", "32xlarge", "48xlarge")
-_HALF = {"2xlarge": "xlarge", "4xlarge": "2xlarge", "8xlarge": "4xlarge", "12xlarge": "6xlarge",
-         "16xlarge": "8xlarge", "24xlarge": "12xlarge", "32xlarge": "16xlarge", "48xlarge": "24xlarge"}
+_SIZES = (
+    "nano",
+    "micro",
+    "small",
+    "medium",
+    "large",
+    "xlarge",
+    "2xlarge",
+    "4xlarge",
+    "8xlarge",
+    "12xlarge",
+    "16xlarge",
+    "24xlarge",
+    "32xlarge",
+    "48xlarge",
+)
+_HALF = {
+    "2xlarge": "xlarge",
+    "4xlarge": "2xlarge",
+    "8xlarge": "4xlarge",
+    "12xlarge": "6xlarge",
+    "16xlarge": "8xlarge",
+    "24xlarge": "12xlarge",
+    "32xlarge": "16xlarge",
+    "48xlarge": "24xlarge",
+}
 
 
 class WastePolicy(BaseModel):
@@ -61,11 +89,18 @@ def smaller_instance_type(instance_type: str) -> str | None:
     return None
 
 
-def _monthly_instance_cost(instance: InstanceUtilization, spend_by_resource: dict[str, float],
-                           days_of_spend: int) -> float:
+def _monthly_instance_cost(
+    instance: InstanceUtilization, spend_by_resource: dict[str, float], days_of_spend: int
+) -> float:
     """Monthly cost from the bill (resource-level records) or, failing that, the hourly price."""
-    spend = next((v for k, v in spend_by_resource.items() if k == instance.instance_id or k.endswith(
-        f"/{instance.instance_id}")), None)
+    spend = next(
+        (
+            v
+            for k, v in spend_by_resource.items()
+            if k == instance.instance_id or k.endswith(f"/{instance.instance_id}")
+        ),
+        None,
+    )
     if spend is not None and days_of_spend > 0:
         return spend / days_of_spend * (HOURS_PER_MONTH / 24)
     if instance.hourly_price is not None:
@@ -91,7 +126,8 @@ def instance_findings(
         if inst.state != "running" or days < policy.min_days_observed:
             continue
         quiet_days = sum(
-            1 for cpu, net in zip(inst.cpu_avg_pct[-days:], inst.network_bytes[-days:], strict=True)
+            1
+            for cpu, net in zip(inst.cpu_avg_pct[-days:], inst.network_bytes[-days:], strict=True)
             if cpu <= policy.idle_cpu_pct and net <= policy.idle_network_mb * 1_000_000
         )
         monthly = _monthly_instance_cost(inst, spend, len(spend_days))
@@ -105,27 +141,42 @@ def instance_findings(
             "instance_type": inst.instance_type,
         }
         if quiet_days >= policy.idle_day_share * days:
-            findings.append(WasteFinding(
-                kind=WasteKind.IDLE_INSTANCE, resource_id=inst.instance_id, account=inst.account, region=inst.region,
-                monthly_savings=round(monthly, 2), evidence=evidence,
-                recommendation=f"Stop or terminate {inst.instance_id}: CPU <= {policy.idle_cpu_pct:g}% and network "
-                               f"<= {policy.idle_network_mb:g} MB on {quiet_days} of {days} days.",
-            ))
+            findings.append(
+                WasteFinding(
+                    kind=WasteKind.IDLE_INSTANCE,
+                    resource_id=inst.instance_id,
+                    account=inst.account,
+                    region=inst.region,
+                    monthly_savings=round(monthly, 2),
+                    evidence=evidence,
+                    recommendation=f"Stop or terminate {inst.instance_id}: CPU <= {policy.idle_cpu_pct:g}% and network "
+                    f"<= {policy.idle_network_mb:g} MB on {quiet_days} of {days} days.",
+                )
+            )
         elif busy_cpu < policy.oversized_cpu_max_pct:
             target = smaller_instance_type(inst.instance_type)
             if target is None:
                 continue
-            findings.append(WasteFinding(
-                kind=WasteKind.OVERSIZED_INSTANCE, resource_id=inst.instance_id, account=inst.account,
-                region=inst.region, monthly_savings=round(monthly / 2, 2), evidence={**evidence, "target": target},
-                recommendation=f"Downsize {inst.instance_id} from {inst.instance_type} to {target}: its busiest days "
-                               f"peak at {busy_cpu:.0f}% CPU.",
-            ))
+            findings.append(
+                WasteFinding(
+                    kind=WasteKind.OVERSIZED_INSTANCE,
+                    resource_id=inst.instance_id,
+                    account=inst.account,
+                    region=inst.region,
+                    monthly_savings=round(monthly / 2, 2),
+                    evidence={**evidence, "target": target},
+                    recommendation=(
+                        f"Downsize {inst.instance_id} from {inst.instance_type} to {target}: "
+                        f"its busiest days peak at {busy_cpu:.0f}% CPU."
+                    ),
+                )
+            )
     return findings
 
 
-def volume_findings(volumes: Iterable[VolumeInfo], now: datetime, policy: WastePolicy | None = None
-                    ) -> list[WasteFinding]:
+def volume_findings(
+    volumes: Iterable[VolumeInfo], now: datetime, policy: WastePolicy | None = None
+) -> list[WasteFinding]:
     """EBS volumes in state `available` (attached to nothing) for longer than the grace period."""
     policy = policy or WastePolicy()
     findings = []
@@ -134,13 +185,18 @@ def volume_findings(volumes: Iterable[VolumeInfo], now: datetime, policy: WasteP
         if vol.state != "available" or age < timedelta(days=policy.volume_grace_days):
             continue
         price = EBS_GB_MONTH_USD.get(vol.volume_type, EBS_GB_MONTH_USD["gp3"])
-        findings.append(WasteFinding(
-            kind=WasteKind.UNATTACHED_VOLUME, resource_id=vol.volume_id, account=vol.account, region=vol.region,
-            monthly_savings=round(vol.size_gib * price, 2),
-            evidence={"size_gib": vol.size_gib, "volume_type": vol.volume_type, "age_days": age.days},
-            recommendation=f"Snapshot and delete {vol.volume_id} ({vol.size_gib} GiB {vol.volume_type}), "
-                           f"unattached for up to {age.days} days.",
-        ))
+        findings.append(
+            WasteFinding(
+                kind=WasteKind.UNATTACHED_VOLUME,
+                resource_id=vol.volume_id,
+                account=vol.account,
+                region=vol.region,
+                monthly_savings=round(vol.size_gib * price, 2),
+                evidence={"size_gib": vol.size_gib, "volume_type": vol.volume_type, "age_days": age.days},
+                recommendation=f"Snapshot and delete {vol.volume_id} ({vol.size_gib} GiB {vol.volume_type}), "
+                f"unattached for up to {age.days} days.",
+            )
+        )
     return findings
 
 
@@ -159,14 +215,22 @@ def snapshot_findings(
         if age <= timedelta(days=policy.snapshot_max_age_days):
             continue
         orphaned = snap.volume_id is None or snap.volume_id not in volumes
-        findings.append(WasteFinding(
-            kind=WasteKind.OLD_SNAPSHOT, resource_id=snap.snapshot_id, account=snap.account, region=snap.region,
-            monthly_savings=round(snap.size_gib * SNAPSHOT_GB_MONTH_USD, 2),
-            evidence={"age_days": age.days, "size_gib": snap.size_gib,
-                      "source_volume": "deleted" if orphaned else str(snap.volume_id)},
-            recommendation=f"Delete or archive {snap.snapshot_id}: {age.days} days old"
-                           + (", its volume no longer exists." if orphaned else "."),
-        ))
+        findings.append(
+            WasteFinding(
+                kind=WasteKind.OLD_SNAPSHOT,
+                resource_id=snap.snapshot_id,
+                account=snap.account,
+                region=snap.region,
+                monthly_savings=round(snap.size_gib * SNAPSHOT_GB_MONTH_USD, 2),
+                evidence={
+                    "age_days": age.days,
+                    "size_gib": snap.size_gib,
+                    "source_volume": "deleted" if orphaned else str(snap.volume_id),
+                },
+                recommendation=f"Delete or archive {snap.snapshot_id}: {age.days} days old"
+                + (", its volume no longer exists." if orphaned else "."),
+            )
+        )
     return findings
 
 
@@ -177,11 +241,15 @@ def tag_coverage(records: Iterable[CostRecord], required_tags: Sequence[str]) ->
     out = []
     for tag in required_tags:
         tagged = sum(r.amount for r in usage if r.tags.get(tag))
-        out.append(TagCoverage(
-            tag=tag, total_spend=round(total, 2), tagged_spend=round(tagged, 2),
-            untagged_spend=round(total - tagged, 2),
-            coverage_pct=round(100 * tagged / total, 2) if total > 0 else 100.0,
-        ))
+        out.append(
+            TagCoverage(
+                tag=tag,
+                total_spend=round(total, 2),
+                tagged_spend=round(tagged, 2),
+                untagged_spend=round(total - tagged, 2),
+                coverage_pct=round(100 * tagged / total, 2) if total > 0 else 100.0,
+            )
+        )
     return out
 
 
@@ -199,14 +267,21 @@ def untagged_spend_findings(records: Sequence[CostRecord], required_tags: Sequen
             if r.charge_category is ChargeCategory.USAGE and not r.tags.get(coverage.tag):
                 by_service[r.service] += r.amount
         top = sorted(by_service.items(), key=lambda kv: -kv[1])[:3]
-        findings.append(WasteFinding(
-            kind=WasteKind.UNTAGGED_SPEND, monthly_savings=0.0,
-            evidence={"tag": coverage.tag, "coverage_pct": coverage.coverage_pct,
-                      "untagged_spend": coverage.untagged_spend, "days": days,
-                      "top_services": ", ".join(f"{name} ({amount:.0f})" for name, amount in top)},
-            recommendation=f"Tag the resources behind {coverage.untagged_spend:,.0f} of spend without "
-                           f"'{coverage.tag}' ({100 - coverage.coverage_pct:.1f}%): it cannot be allocated.",
-        ))
+        findings.append(
+            WasteFinding(
+                kind=WasteKind.UNTAGGED_SPEND,
+                monthly_savings=0.0,
+                evidence={
+                    "tag": coverage.tag,
+                    "coverage_pct": coverage.coverage_pct,
+                    "untagged_spend": coverage.untagged_spend,
+                    "days": days,
+                    "top_services": ", ".join(f"{name} ({amount:.0f})" for name, amount in top),
+                },
+                recommendation=f"Tag the resources behind {coverage.untagged_spend:,.0f} of spend without "
+                f"'{coverage.tag}' ({100 - coverage.coverage_pct:.1f}%): it cannot be allocated.",
+            )
+        )
     return findings
 
 
