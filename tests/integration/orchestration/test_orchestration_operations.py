@@ -146,3 +146,10 @@ async def test_incident_response_can_request_forensics_and_hears_the_result(
     assert result.payload["per_instance"] == {instance_id: "succeeded"}
     accepted = next(e for e in ir_queue.seen if e.kind == OPERATION_RESULT and e.payload["status"] == "approved")
     assert accepted.payload["operation_id"] == result.payload["operation_id"]
+    # One reply per stage (SQS standard queues do not keep their order, so compared as a set).
+    stages = [
+        e.payload["status"]
+        for e in ir_queue.seen
+        if e.kind == OPERATION_RESULT and e.payload["operation_id"] == result.payload["operation_id"]
+    ]
+    assert sorted(stages) == ["approved", "running", "succeeded"]

@@ -199,6 +199,7 @@ class OperationsService:
         log.info("operation_approved", operation_id=operation_id, approver=approver.name)
         await self._changed(operation_id)
         operation = await self._must_get(operation_id)
+        await self._report(operation)
         self.start_if_ready(operation)
         return operation
 
@@ -311,6 +312,8 @@ class OperationsService:
         try:
             await self._changed(operation_id)
             operation = await self._must_get(operation_id)
+            # Once per stage: a resumed run re-sends `running` under the same key, a no-op for the agent.
+            await self._report(operation)
             plan = CommandPlan(
                 operation_id=operation.id,
                 document=operation.document,
