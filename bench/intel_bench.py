@@ -132,9 +132,10 @@ async def sql_bench(records: list[IndicatorRecord], batch: list[Observable], dsn
     tmp = None
     if dsn is None:
         from acso_shared.local.postgres import EmbeddedPostgres
+        from acso_shared.local.processes import free_port
 
         tmp = tempfile.mkdtemp(prefix="intel-bench-pg-")
-        server = EmbeddedPostgres(Path(tmp) / "data", port=55000 + random.randrange(4000))
+        server = EmbeddedPostgres(Path(tmp) / "data", port=free_port())
         server.start()
         await server.ensure_database("intel_bench")
         dsn = server.dsn("intel_bench")

@@ -21,11 +21,10 @@ from acso_shared.db import apply_migrations
 from acso_shared.db.registry import all_migrations
 from acso_shared.local.emulator import MotoServer
 from acso_shared.local.postgres import EmbeddedPostgres
-from acso_shared.local.processes import stop_process, wait_for_http
+from acso_shared.local.processes import free_port, stop_process, wait_for_http
 from acso_shared.provision import ProvisionedStack, Provisioner, user_token
 from acso_shared.resources import Agent
 from acso_shared.settings import AcsoSettings
-from tests.support.ports import reserve_ports
 
 TEST_ENV = "test"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
@@ -72,8 +71,8 @@ class TestStack:
 
 def start_test_stack(work_dir: Path) -> Iterator[TestStack]:
     os.environ.update(CREDENTIALS)
-    emulator = MotoServer(reserve_ports(), log_path=work_dir / "emulator.log")
-    postgres = EmbeddedPostgres(work_dir / "postgres", reserve_ports())
+    emulator = MotoServer(free_port(), log_path=work_dir / "emulator.log")
+    postgres = EmbeddedPostgres(work_dir / "postgres", free_port())
     emulator.start()
     try:
         postgres.start()
@@ -133,13 +132,13 @@ def start_system(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
     import json
 
     os.environ.update(CREDENTIALS)  # the test's own AWS clients talk to the same emulator
-    base = reserve_ports(len(Agent))
+    base = free_port(len(Agent))
     env = {
         **os.environ,
         **CREDENTIALS,
         "ACSO_DATA_DIR": str(data_dir),
-        "ACSO_EMULATOR_PORT": str(reserve_ports()),
-        "ACSO_POSTGRES_PORT": str(reserve_ports()),
+        "ACSO_EMULATOR_PORT": str(free_port()),
+        "ACSO_POSTGRES_PORT": str(free_port()),
         "ACSO_BASE_PORT": str(base),
         **(extra_env or {}),
     }
