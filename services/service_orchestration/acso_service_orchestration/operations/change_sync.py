@@ -31,8 +31,8 @@ from acso_service_orchestration.operations.models import Operation
 from acso_service_orchestration.operations.store import OperationStore
 from acso_service_orchestration.settings import MaintenanceWindow
 from acso_service_orchestration.tickets.integrations import IntegrationRegistry
-from acso_service_orchestration.tickets.sync import describe_error, retry_delay
-from acso_shared.errors import AcsoError, Invalid, NotFound
+from acso_service_orchestration.tickets.sync import record_failed_push
+from acso_shared.errors import Invalid, NotFound
 from acso_shared.logging import get_logger
 
 log = get_logger("acso.orchestration.change_requests")
@@ -91,17 +91,21 @@ class ChangeRequestSync:
         except asyncio.CancelledError:
             raise
         except Exception as err:
-            attempts = work.attempts + 1
-            delay = retry_delay(attempts, self._retry_base_s, self._retry_max_s)
-            log.warning(
-                "change_request_sync_failed",
+
+            async def record(error: str, retry_in_s: float) -> None:
+                await self._store.failed(work, self._owner, error, retry_in_s)
+
+            await record_failed_push(
+                self._registry,
+                SYSTEM,
+                err,
+                attempts_before=work.attempts,
+                retry_base_s=self._retry_base_s,
+                retry_max_s=self._retry_max_s,
+                record=record,
+                event="change_request_sync_failed",
                 operation_id=operation_id,
-                attempts=attempts,
-                error=describe_error(err),
-                retry_in_s=delay,
-                exc_info=not isinstance(err, AcsoError),
             )
-            await self._store.failed(work, self._owner, describe_error(err), delay)
             return "failing"
         await self._store.succeeded(work, self._owner, status, state.value)
         log.info("change_request_synced", operation_id=operation_id, status=status, state=state.name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +79,37 @@ def describe_error(err: Exception) -> str:
     return type(err).__name__
 
 
+async def record_failed_push(
+    registry: IntegrationRegistry,
+    system: ItsmSystem,
+    err: Exception,
+    *,
+    attempts_before: int,
+    retry_base_s: float,
+    retry_max_s: float,
+    record: Callable[[str, float], Awaitable[None]],
+    event: str,
+    **fields: Any,
+) -> None:
+    """The one way a failed push to an ITSM is handled (tickets and change requests alike): refused
+    credentials are read afresh next time, the failure is logged, and `record(error, retry_in_s)`
+    stores it on the row with the backed-off time of the next attempt."""
+    registry.failed(system, err)
+    attempts = attempts_before + 1
+    delay = retry_delay(attempts, retry_base_s, retry_max_s)
+    error = describe_error(err)
+    log.warning(
+        event,
+        system=system.value,
+        attempts=attempts,
+        error=error,
+        retry_in_s=delay,
+        exc_info=not isinstance(err, AcsoError),
+        **fields,
+    )
+    await record(error, delay)
+
+
 class TicketSyncService:
     """Pushes incident snapshots to tickets and keeps the sync state."""
 
@@ -122,19 +154,21 @@ class TicketSyncService:
         except asyncio.CancelledError:
             raise
         except Exception as err:
-            self._registry.failed(system, err)
-            attempts = work.attempts + 1
-            delay = retry_delay(attempts, self._retry_base_s, self._retry_max_s)
-            log.warning(
-                "ticket_sync_failed",
+
+            async def record(error: str, retry_in_s: float) -> None:
+                await self._store.failed(work, self._owner, error, retry_in_s)
+
+            await record_failed_push(
+                self._registry,
+                system,
+                err,
+                attempts_before=work.attempts,
+                retry_base_s=self._retry_base_s,
+                retry_max_s=self._retry_max_s,
+                record=record,
+                event="ticket_sync_failed",
                 incident_id=incident_id,
-                system=system.value,
-                attempts=attempts,
-                error=describe_error(err),
-                retry_in_s=delay,
-                exc_info=not isinstance(err, AcsoError),
             )
-            await self._store.failed(work, self._owner, describe_error(err), delay)
             return "failing"
         await self._store.succeeded(work, self._owner)
         log.info("ticket_synced", incident_id=incident_id, system=system.value, revision=work.revision)
