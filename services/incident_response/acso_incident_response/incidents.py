@@ -50,6 +50,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Invalid("cursor_invalid", "the cursor is not one this API returned") from err
 
 
+_ACTIONS_OF_INCIDENT = "SELECT * FROM ir_actions WHERE incident_id = $1 ORDER BY seq, target"
+
+
 def action_of(row: asyncpg.Record) -> Action:
     action = ACTIONS.get(row["action_type"])
     return Action(
@@ -146,13 +149,11 @@ class Incidents:
         timeline = await db.fetch("SELECT * FROM ir_timeline WHERE incident_id = $1 ORDER BY id", incident_id)
         comments = await db.fetch("SELECT * FROM ir_comments WHERE incident_id = $1 ORDER BY id", incident_id)
         approvals = await db.fetch(f"{APPROVALS_SELECT} WHERE p.incident_id = $1 ORDER BY p.requested_at", incident_id)
-        actions = (await self.actions(incident_id)).items
-        key_users = await db.fetch(
-            "SELECT DISTINCT target_user FROM ir_actions WHERE incident_id = $1 AND target_user IS NOT NULL",
-            incident_id,
-        )
+        action_rows = await db.fetch(_ACTIONS_OF_INCIDENT, incident_id)
+        actions = [action_of(r) for r in action_rows]
         observable_refs = [ObservableRef(type=o["type"], value=o["value"]) for o in observables]
-        resources = config_resources(observable_refs, actions, [u["target_user"] for u in key_users])
+        key_users = [r["target_user"] for r in action_rows if r["target_user"]]
+        resources = config_resources(observable_refs, actions, key_users)
         return IncidentDetail(
             **self._summary_fields(row, row["now"]),
             summary=row["summary"],
@@ -192,9 +193,7 @@ class Incidents:
         )
 
     async def actions(self, incident_id: str) -> ActionList:
-        rows = await self._runtime.db.fetch(
-            "SELECT * FROM ir_actions WHERE incident_id = $1 ORDER BY seq, target", incident_id
-        )
+        rows = await self._runtime.db.fetch(_ACTIONS_OF_INCIDENT, incident_id)
         if not rows and not await self._runtime.db.fetchval("SELECT 1 FROM ir_incidents WHERE id = $1", incident_id):
             raise NotFound("incident_not_found", f"no incident {incident_id}")
         return ActionList(items=[action_of(r) for r in rows])
