@@ -102,15 +102,12 @@ class AwsClientFactory:
         existing = self._clients.get(key)
         if existing is not None:
             return existing
-        config = self._config
-        if attempts is not None or read_timeout_s is not None:
-            config = config.merge(
-                AioConfig(
-                    retries={"max_attempts": attempts or 5, "mode": "standard"},
-                    read_timeout=read_timeout_s or 30,
-                    connect_timeout=min(5.0, read_timeout_s or 5.0),
-                )
-            )
+        overrides: dict[str, Any] = {}
+        if attempts is not None:
+            overrides["retries"] = {"max_attempts": attempts, "mode": "standard"}
+        if read_timeout_s is not None:
+            overrides.update(read_timeout=read_timeout_s, connect_timeout=min(5.0, read_timeout_s))
+        config = self._config.merge(AioConfig(**overrides)) if overrides else self._config
         created = await self._stack.enter_async_context(
             self._session.create_client(
                 service,  # type: ignore[call-overload]

@@ -176,7 +176,7 @@ class ComplianceReader:
 
     async def resources(self, resource_ids: list[str], resource_type: str = EC2_INSTANCE) -> list[ResourceCompliance]:
         """The compliance of several resources of one type, in order."""
-        return list(await asyncio.gather(*(self.resource(r, resource_type) for r in resource_ids)))
+        return await self.mixed([(resource_type, r) for r in resource_ids])
 
     async def mixed(self, resources: Sequence[tuple[str, str]]) -> list[ResourceCompliance]:
         """The compliance of (resource_type, resource_id) pairs, in order."""
