@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,21 +16,17 @@ from acso_incident_response.app import create_app
 from acso_incident_response.keys import INCIDENTS
 from acso_incident_response.settings import Settings
 from acso_shared.alerts.models import (
-    NormalizedAlert,
     Observable,
     ObservableType,
     Resource,
     ResourceType,
-    Severity,
-    SeverityId,
     SeverityLabel,
-    SourceFormat,
 )
-from acso_shared.contracts import RESPONSE_REQUEST, ResponseRequest, TriageResult
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_shared.web.keys import RUNTIME
 from tests.fakes.aws_config import FakeAwsConfig, start_aws_config
+from tests.integration.incident_response.ir_support import guardduty_alert, response_request
 from tests.support.apps import running
 from tests.support.stack import TestStack, wait_until
 
@@ -51,36 +46,14 @@ def _instance_id() -> str:
 
 
 def _request(instance_id: str) -> Envelope:
-    now = datetime.now(UTC)
-    incident_id = f"inc-cfg-{uuid.uuid4().hex[:10]}"
-    alert = NormalizedAlert(
-        alert_id=uuid.uuid4(),
-        source="generic",
-        source_format=SourceFormat.ACSO_GENERIC,
-        title=f"suspicious process on {instance_id}",
-        type="Custom:Test/Benign",
-        severity=Severity(id=SeverityId.LOW, label=SeverityLabel.LOW),
-        occurred_at=now,
-        first_seen=now,
-        last_seen=now,
-        account_id="123456789012",
-        resources=[Resource(type=ResourceType.EC2_INSTANCE, id=instance_id)],
-        observables=[Observable(type=ObservableType.INSTANCE_ID, value=instance_id, name="resource.id")],
-        raw={},
+    """A benign verdict (no actions) on a finding about the instance: only the incident's own resources."""
+    alert = guardduty_alert(
+        "Recon:EC2/Portscan",
+        [Resource(type=ResourceType.EC2_INSTANCE, id=instance_id)],
+        [Observable(type=ObservableType.INSTANCE_ID, value=instance_id, name="resource.id")],
+        severity=SeverityLabel.LOW,
     )
-    triage = TriageResult(
-        incident_id=incident_id, alert_id=str(alert.alert_id), verdict="benign", severity="low", confidence=0.3
-    )
-    request = ResponseRequest(
-        incident_id=incident_id,
-        alert=alert,
-        triage=triage,
-        alert_count=1,
-        first_seen=now,
-        last_seen=now,
-        fingerprint=f"fp-{incident_id}",
-    )
-    return Envelope.new(kind=RESPONSE_REQUEST, sender="supervisor", payload=request.model_dump(mode="json"))
+    return response_request(alert, verdict="benign")
 
 
 async def _open_incident(app: Any, client: Any, stack: TestStack, instance_id: str) -> dict[str, Any]:

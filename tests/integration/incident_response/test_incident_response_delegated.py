@@ -8,8 +8,6 @@ plays the orchestration side by sending the results to the incident-response que
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,34 +17,32 @@ from acso_incident_response.app import create_app
 from acso_incident_response.planning import ACTION_EXECUTE
 from acso_incident_response.settings import Settings
 from acso_shared.alerts.models import (
-    NormalizedAlert,
     Observable,
     ObservableType,
     Resource,
     ResourceType,
-    Severity,
-    SeverityId,
-    SeverityLabel,
-    SourceFormat,
 )
 from acso_shared.aws.clients import AwsClientFactory
 from acso_shared.contracts import (
     OPERATION_REQUEST,
     OPERATION_RESULT,
     OperationResult,
-    ResponseRequest,
-    TriageResult,
 )
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent, build_manifest
 from acso_shared.web.keys import RUNTIME
+from tests.integration.incident_response.ir_support import (
+    ACCOUNT,
+    describe_instance,
+    guardduty_alert,
+    response_request,
+    run_instance,
+)
 from tests.integration.orchestration.orchestration_support import QueueWatcher
 from tests.support.apps import running
 from tests.support.stack import TEST_ENV, TestStack, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-ACCOUNT = "123456789012"
 
 
 def _settings(stack: TestStack, **overrides: Any) -> Settings:
@@ -58,32 +54,9 @@ def _settings(stack: TestStack, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def aws(stack: TestStack) -> AsyncIterator[AwsClientFactory]:
-    clients = AwsClientFactory(stack.aws_settings())
-    try:
-        yield clients
-    finally:
-        await clients.aclose()
-
-
-@pytest.fixture
 def orchestration_queue(aws: AwsClientFactory) -> QueueWatcher:
     """What incident response sends to the service-orchestration agent."""
     return QueueWatcher(aws, build_manifest(TEST_ENV).task_queues[Agent.SERVICE_ORCHESTRATION].name)
-
-
-async def _instance(aws: AwsClientFactory) -> dict[str, Any]:
-    ec2 = await aws.client("ec2")
-    image = (await ec2.describe_images(Owners=["amazon"]))["Images"][0]["ImageId"]
-    instance_id = (await ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro"))[
-        "Instances"
-    ][0]["InstanceId"]
-    return await _describe(aws, instance_id)
-
-
-async def _describe(aws: AwsClientFactory, instance_id: str) -> dict[str, Any]:
-    ec2 = await aws.client("ec2")
-    return dict((await ec2.describe_instances(InstanceIds=[instance_id]))["Reservations"][0]["Instances"][0])
 
 
 def _routable_ip() -> str:
@@ -94,56 +67,18 @@ def _routable_ip() -> str:
 
 def _backdoor_request(instance_id: str) -> Envelope:
     """A `response.request` for a GuardDuty backdoor finding on the instance, calling a public address."""
-    now = datetime.now(UTC)
-    source_id = uuid.uuid4().hex
-    incident_id = f"inc-{uuid.uuid4().hex[:12]}"
-    alert = NormalizedAlert(
-        alert_id=uuid.uuid5(uuid.NAMESPACE_URL, source_id),
-        source="aws.guardduty",
-        source_format=SourceFormat.GUARDDUTY_FINDING,
-        source_id=source_id,
-        product="GuardDuty",
-        title=f"Backdoor:EC2/C&CActivity.B on {instance_id}",
-        type="Backdoor:EC2/C&CActivity.B",
-        severity=Severity(id=SeverityId.HIGH, label=SeverityLabel.HIGH),
-        occurred_at=now,
-        first_seen=now,
-        last_seen=now,
-        account_id=ACCOUNT,
-        region="us-east-1",
-        resources=[Resource(type=ResourceType.EC2_INSTANCE, id=instance_id, account_id=ACCOUNT, region="us-east-1")],
-        observables=[
+    alert = guardduty_alert(
+        "Backdoor:EC2/C&CActivity.B",
+        [Resource(type=ResourceType.EC2_INSTANCE, id=instance_id, account_id=ACCOUNT, region="us-east-1")],
+        [
             Observable(
                 type=ObservableType.IP,
                 value=_routable_ip(),
                 name="service.action.networkConnectionAction.remoteIpDetails.ipAddressV4",
             )
         ],
-        raw={"id": source_id},
     )
-    triage = TriageResult(
-        incident_id=incident_id,
-        alert_id=str(alert.alert_id),
-        verdict="malicious",
-        severity=SeverityLabel.HIGH,
-        confidence=0.9,
-        techniques=["T1071"],
-    )
-    request = ResponseRequest(
-        incident_id=incident_id,
-        alert=alert,
-        triage=triage,
-        alert_count=1,
-        first_seen=now,
-        last_seen=now,
-        fingerprint=f"fp-{incident_id}",
-    )
-    return Envelope.new(
-        kind="response.request",
-        sender="supervisor",
-        payload=request.model_dump(mode="json"),
-        workflow_id=f"wf-{incident_id}",
-    )
+    return response_request(alert, techniques=["T1071"])
 
 
 async def _send(app: web.Application, envelope: Envelope) -> None:
@@ -213,7 +148,7 @@ async def _handled(app: web.Application, envelope: Envelope) -> dict[str, Any]:
 async def test_a_backdoor_finding_collects_evidence_through_orchestration_before_the_quarantine(
     stack: TestStack, aws: AwsClientFactory, orchestration_queue: QueueWatcher
 ) -> None:
-    instance = await _instance(aws)
+    instance = await run_instance(aws)
     instance_id = instance["InstanceId"]
     request = _backdoor_request(instance_id)
     incident_id = request.payload["incident_id"]
@@ -240,7 +175,7 @@ async def test_a_backdoor_finding_collects_evidence_through_orchestration_before
         assert forensics["before_state"]["instance_state"] == "running"
         # The quarantine waits for the evidence: the instance is still on its network.
         assert _statuses(incident)["quarantine"] == "planned"
-        assert (await _describe(aws, instance_id))["SecurityGroups"] == instance["SecurityGroups"]
+        assert (await describe_instance(aws, instance_id))["SecurityGroups"] == instance["SecurityGroups"]
 
         # A redelivered action.execute asks for nothing more.
         again = Envelope.new(
@@ -306,7 +241,7 @@ async def test_a_backdoor_finding_collects_evidence_through_orchestration_before
 async def test_a_rejected_operation_rejects_the_forensic_action_and_the_quarantine_still_runs(
     stack: TestStack, aws: AwsClientFactory, orchestration_queue: QueueWatcher
 ) -> None:
-    instance = await _instance(aws)
+    instance = await run_instance(aws)
     request = _backdoor_request(instance["InstanceId"])
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
@@ -338,7 +273,7 @@ async def test_a_rejected_operation_rejects_the_forensic_action_and_the_quaranti
 async def test_an_operation_rejected_by_an_operator_and_a_failed_one_say_which_operation(
     stack: TestStack, aws: AwsClientFactory, orchestration_queue: QueueWatcher
 ) -> None:
-    first, second = await _instance(aws), await _instance(aws)
+    first, second = await run_instance(aws), await run_instance(aws)
     rejected_request, failed_request = _backdoor_request(first["InstanceId"]), _backdoor_request(second["InstanceId"])
     app = create_app(_settings(stack))
     async with running(app) as client:
@@ -368,7 +303,7 @@ async def test_an_operation_rejected_by_an_operator_and_a_failed_one_say_which_o
 async def test_without_a_final_result_the_forensic_action_times_out_and_releases_the_quarantine(
     stack: TestStack, aws: AwsClientFactory, orchestration_queue: QueueWatcher
 ) -> None:
-    instance = await _instance(aws)
+    instance = await run_instance(aws)
     request = _backdoor_request(instance["InstanceId"])
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack, delegated_action_timeout_s=2.0))
@@ -393,7 +328,7 @@ async def test_without_a_final_result_the_forensic_action_times_out_and_releases
 async def test_a_dry_run_describes_the_evidence_collection_and_asks_orchestration_for_nothing(
     stack: TestStack, aws: AwsClientFactory, orchestration_queue: QueueWatcher
 ) -> None:
-    instance = await _instance(aws)
+    instance = await run_instance(aws)
     request = _backdoor_request(instance["InstanceId"])
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack, dry_run=True))

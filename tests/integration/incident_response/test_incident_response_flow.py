@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -13,27 +11,27 @@ import pytest
 from acso_incident_response.app import create_app
 from acso_incident_response.settings import Settings
 from acso_shared.alerts.models import (
-    NormalizedAlert,
     Observable,
     ObservableType,
     Resource,
     ResourceType,
-    Severity,
-    SeverityId,
     SeverityLabel,
-    SourceFormat,
 )
 from acso_shared.aws.clients import AwsClientFactory
-from acso_shared.contracts import RESPONSE_REQUEST, ResponseRequest, TriageResult
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_shared.web.keys import RUNTIME
+from tests.integration.incident_response.ir_support import (
+    ACCOUNT,
+    describe_instance,
+    guardduty_alert,
+    response_request,
+    run_instance,
+)
 from tests.support.apps import running
 from tests.support.stack import TestStack, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-ACCOUNT = "123456789012"
 
 
 def _settings(stack: TestStack, **overrides: Any) -> Settings:
@@ -41,90 +39,6 @@ def _settings(stack: TestStack, **overrides: Any) -> Settings:
     values.update(overrides)
     settings: Settings = stack.service_settings(Settings, **values)
     return settings
-
-
-@pytest.fixture
-async def aws(stack: TestStack) -> AsyncIterator[AwsClientFactory]:
-    clients = AwsClientFactory(stack.aws_settings())
-    try:
-        yield clients
-    finally:
-        await clients.aclose()
-
-
-async def _instance(aws: AwsClientFactory, tags: dict[str, str] | None = None) -> dict[str, Any]:
-    ec2 = await aws.client("ec2")
-    image = (await ec2.describe_images(Owners=["amazon"]))["Images"][0]["ImageId"]
-    kwargs: dict[str, Any] = {"ImageId": image, "MinCount": 1, "MaxCount": 1, "InstanceType": "t3.micro"}
-    if tags:
-        kwargs["TagSpecifications"] = [
-            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-        ]
-    instance_id = (await ec2.run_instances(**kwargs))["Instances"][0]["InstanceId"]
-    return await _describe(aws, instance_id)
-
-
-async def _describe(aws: AwsClientFactory, instance_id: str) -> dict[str, Any]:
-    ec2 = await aws.client("ec2")
-    reservations = (await ec2.describe_instances(InstanceIds=[instance_id]))["Reservations"]
-    return dict(reservations[0]["Instances"][0])
-
-
-def _alert(
-    finding_type: str,
-    resources: list[Resource],
-    observables: list[Observable] | None = None,
-    severity: SeverityLabel = SeverityLabel.HIGH,
-) -> NormalizedAlert:
-    now = datetime.now(UTC)
-    source_id = uuid.uuid4().hex
-    return NormalizedAlert(
-        alert_id=uuid.uuid5(uuid.NAMESPACE_URL, source_id),
-        source="aws.guardduty",
-        source_format=SourceFormat.GUARDDUTY_FINDING,
-        source_id=source_id,
-        product="GuardDuty",
-        title=f"{finding_type} on {resources[0].id}",
-        type=finding_type,
-        severity=Severity(id=SeverityId[severity.name], label=severity),
-        occurred_at=now,
-        first_seen=now,
-        last_seen=now,
-        account_id=ACCOUNT,
-        region="us-east-1",
-        resources=resources,
-        observables=observables or [],
-        raw={"id": source_id},
-    )
-
-
-def _request(
-    alert: NormalizedAlert, *, verdict: str = "malicious", alert_count: int = 1, incident_id: str = ""
-) -> Envelope:
-    incident_id = incident_id or f"inc-{uuid.uuid4().hex[:12]}"
-    triage = TriageResult(
-        incident_id=incident_id,
-        alert_id=str(alert.alert_id),
-        verdict=verdict,
-        severity=alert.severity.label,
-        confidence=0.9,
-        techniques=[],
-    )
-    request = ResponseRequest(
-        incident_id=incident_id,
-        alert=alert,
-        triage=triage,
-        alert_count=alert_count,
-        first_seen=alert.first_seen,
-        last_seen=alert.last_seen,
-        fingerprint=f"fp-{incident_id}",
-    )
-    return Envelope.new(
-        kind=RESPONSE_REQUEST,
-        sender="supervisor",
-        payload=request.model_dump(mode="json"),
-        workflow_id=f"wf-{incident_id}",
-    )
 
 
 def _ec2_resource(instance: dict[str, Any]) -> Resource:
@@ -172,10 +86,10 @@ async def _send(app: Any, envelope: Envelope) -> None:
 async def test_a_compromised_instance_is_snapshotted_quarantined_and_tagged_once(
     stack: TestStack, aws: AwsClientFactory
 ) -> None:
-    instance = await _instance(aws)
+    instance = await run_instance(aws)
     original_groups = sorted(g["GroupId"] for g in instance["SecurityGroups"])
-    alert = _alert("UnauthorizedAccess:EC2/TorClient", [_ec2_resource(instance)])
-    request = _request(alert)
+    alert = guardduty_alert("UnauthorizedAccess:EC2/TorClient", [_ec2_resource(instance)])
+    request = response_request(alert)
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
     async with running(app) as client:
@@ -185,7 +99,7 @@ async def test_a_compromised_instance_is_snapshotted_quarantined_and_tagged_once
         assert incident["playbook"] == "compromised-ec2-instance"
         assert _statuses(incident) == {"forensic-snapshot": "succeeded", "quarantine": "succeeded", "tag": "succeeded"}
         ec2 = await aws.client("ec2")
-        now = await _describe(aws, instance["InstanceId"])
+        now = await describe_instance(aws, instance["InstanceId"])
         quarantine = next(a for a in incident["actions"] if a["step"] == "quarantine")
         assert [g["GroupId"] for g in now["SecurityGroups"]] == [quarantine["after_state"]["quarantine_group"]]
         assert quarantine["before_state"]["groups"] == original_groups
@@ -215,7 +129,7 @@ async def test_a_compromised_instance_is_snapshotted_quarantined_and_tagged_once
 
         # The same finding again (a redelivery with a new message, one more alert): only the count moves.
         timeline_before = len(incident["timeline"])
-        await _send(app, _request(alert, alert_count=2, incident_id=incident_id))
+        await _send(app, response_request(alert, alert_count=2, incident_id=incident_id))
         again = await _until_incident(client, stack, incident_id, lambda i: i["alert_count"] == 2)
         assert len(again["timeline"]) == timeline_before
         assert [(a["id"], a["status"], a["attempts"]) for a in again["actions"]] == [
@@ -231,8 +145,8 @@ async def test_a_compromised_instance_is_snapshotted_quarantined_and_tagged_once
 async def test_a_protected_instance_is_never_modified_and_the_incident_says_why(
     stack: TestStack, aws: AwsClientFactory
 ) -> None:
-    instance = await _instance(aws, tags={"acso:protected": "true"})
-    request = _request(_alert("UnauthorizedAccess:EC2/RDPBruteForce", [_ec2_resource(instance)]))
+    instance = await run_instance(aws, tags={"acso:protected": "true"})
+    request = response_request(guardduty_alert("UnauthorizedAccess:EC2/RDPBruteForce", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
     async with running(app) as client:
@@ -245,7 +159,7 @@ async def test_a_protected_instance_is_never_modified_and_the_incident_says_why(
         assert len(blocked) == 3
         assert "acso:protected=true" in blocked[0]["summary"]
         assert incident["status"] == "triaged"
-        now = await _describe(aws, instance["InstanceId"])
+        now = await describe_instance(aws, instance["InstanceId"])
         assert now["SecurityGroups"] == instance["SecurityGroups"]
         assert "acso:incident" not in {t["Key"] for t in now["Tags"]}
         ec2 = await aws.client("ec2")
@@ -262,7 +176,7 @@ async def test_a_compromised_access_key_is_deactivated_and_its_user_denied_every
     user = f"ir-user-{uuid.uuid4().hex[:8]}"
     await iam.create_user(UserName=user)
     key = (await iam.create_access_key(UserName=user))["AccessKey"]["AccessKeyId"]
-    alert = _alert(
+    alert = guardduty_alert(
         "CredentialAccess:IAMUser/AnomalousBehavior",
         [
             Resource(type=ResourceType.IAM_ACCESS_KEY, id=key, account_id=ACCOUNT),
@@ -270,7 +184,7 @@ async def test_a_compromised_access_key_is_deactivated_and_its_user_denied_every
         ],
         [Observable(type=ObservableType.ACCESS_KEY_ID, value=key)],
     )
-    request = _request(alert)
+    request = response_request(alert)
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
     async with running(app) as client:
@@ -303,9 +217,9 @@ async def test_a_compromised_access_key_is_deactivated_and_its_user_denied_every
 async def test_reverting_the_quarantine_restores_the_original_security_groups(
     stack: TestStack, aws: AwsClientFactory
 ) -> None:
-    instance = await _instance(aws)
+    instance = await run_instance(aws)
     original = sorted(g["GroupId"] for g in instance["SecurityGroups"])
-    request = _request(_alert("UnauthorizedAccess:EC2/MetadataDNSRebind", [_ec2_resource(instance)]))
+    request = response_request(guardduty_alert("UnauthorizedAccess:EC2/MetadataDNSRebind", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
     async with running(app) as client:
@@ -322,7 +236,7 @@ async def test_reverting_the_quarantine_restores_the_original_security_groups(
             f"/v1/incidents/{incident_id}/actions/{quarantine['id']}/revert", headers=stack.auth("responder")
         )
         assert response.status == 200
-        now = await _describe(aws, instance["InstanceId"])
+        now = await describe_instance(aws, instance["InstanceId"])
         assert sorted(g["GroupId"] for g in now["SecurityGroups"]) == original
         evidence = await client.post(
             f"/v1/incidents/{incident_id}/actions/{snapshot['id']}/revert", headers=stack.auth("responder")
@@ -336,8 +250,8 @@ async def test_reverting_the_quarantine_restores_the_original_security_groups(
 async def test_crypto_mining_waits_for_a_responder_and_runs_once_approved(
     stack: TestStack, aws: AwsClientFactory
 ) -> None:
-    instance = await _instance(aws)
-    request = _request(_alert("CryptoCurrency:EC2/BitcoinTool.B!DNS", [_ec2_resource(instance)]))
+    instance = await run_instance(aws)
+    request = response_request(guardduty_alert("CryptoCurrency:EC2/BitcoinTool.B!DNS", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack))
     async with running(app) as client:
@@ -347,7 +261,7 @@ async def test_crypto_mining_waits_for_a_responder_and_runs_once_approved(
         )
         assert incident["playbook"] == "crypto-mining"
         assert _statuses(incident)["stop-instance"] == "pending_approval"
-        assert (await _describe(aws, instance["InstanceId"]))["State"]["Name"] == "running"
+        assert (await describe_instance(aws, instance["InstanceId"]))["State"]["Name"] == "running"
         approval = incident["approvals"][0]
         listed = await (
             await client.get(f"/v1/approvals?status=pending&incident_id={incident_id}", headers=stack.auth("analyst"))
@@ -377,13 +291,13 @@ async def test_crypto_mining_waits_for_a_responder_and_runs_once_approved(
 
         done = await _until_incident(client, stack, incident_id, lambda i: i["status"] == "contained")
         assert _statuses(done)["stop-instance"] == "succeeded"
-        assert (await _describe(aws, instance["InstanceId"]))["State"]["Name"] in ("stopping", "stopped")
+        assert (await describe_instance(aws, instance["InstanceId"]))["State"]["Name"] in ("stopping", "stopped")
         assert [e["kind"] for e in done["timeline"]].count("approval_decided") == 1
 
 
 async def test_an_unapproved_high_risk_action_expires_as_rejected(stack: TestStack, aws: AwsClientFactory) -> None:
-    instance = await _instance(aws)
-    request = _request(_alert("CryptoCurrency:EC2/BitcoinTool.B", [_ec2_resource(instance)]))
+    instance = await run_instance(aws)
+    request = response_request(guardduty_alert("CryptoCurrency:EC2/BitcoinTool.B", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     app = create_app(_settings(stack, approval_ttl_s=1.0))
     async with running(app) as client:
@@ -399,15 +313,15 @@ async def test_an_unapproved_high_risk_action_expires_as_rejected(stack: TestSta
             f"/v1/approvals/{approval['id']}", json={"decision": "approve"}, headers=stack.auth("responder")
         )
         assert late.status == 409
-        assert (await _describe(aws, instance["InstanceId"]))["State"]["Name"] == "running"
+        assert (await describe_instance(aws, instance["InstanceId"]))["State"]["Name"] == "running"
         assert "approval expired and was rejected" in [e["summary"] for e in incident["timeline"]]
 
 
 async def test_a_malicious_ip_lands_in_the_waf_block_list(stack: TestStack, aws: AwsClientFactory) -> None:
     # A globally routable address (documentation ranges are not global, so they are never blocked).
     ip = f"45.{uuid.uuid4().int % 200 + 10}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
-    instance = await _instance(aws)
-    alert = _alert(
+    instance = await run_instance(aws)
+    alert = guardduty_alert(
         "Recon:EC2/PortProbeUnprotectedPort",
         [_ec2_resource(instance)],
         [
@@ -416,7 +330,7 @@ async def test_a_malicious_ip_lands_in_the_waf_block_list(stack: TestStack, aws:
         ],
         severity=SeverityLabel.MEDIUM,
     )
-    request = _request(alert)
+    request = response_request(alert)
     incident_id = request.payload["incident_id"]
     settings = _settings(stack)
     app = create_app(settings)
@@ -438,8 +352,8 @@ async def test_an_exposed_bucket_gets_public_access_blocked(stack: TestStack, aw
     s3 = await aws.client("s3")
     bucket = f"ir-exposed-{uuid.uuid4().hex[:12]}"
     await s3.create_bucket(Bucket=bucket)
-    request = _request(
-        _alert(
+    request = response_request(
+        guardduty_alert(
             "Policy:S3/BucketBlockPublicAccessDisabled",
             [Resource(type=ResourceType.S3_BUCKET, id=bucket, name=bucket, account_id=ACCOUNT)],
             severity=SeverityLabel.LOW,
@@ -457,15 +371,17 @@ async def test_an_exposed_bucket_gets_public_access_blocked(stack: TestStack, aw
 async def test_a_benign_verdict_leaves_the_incident_triaged_without_actions(
     stack: TestStack, aws: AwsClientFactory
 ) -> None:
-    instance = await _instance(aws)
-    request = _request(_alert("UnauthorizedAccess:EC2/TorClient", [_ec2_resource(instance)]), verdict="benign")
+    instance = await run_instance(aws)
+    request = response_request(
+        guardduty_alert("UnauthorizedAccess:EC2/TorClient", [_ec2_resource(instance)]), verdict="benign"
+    )
     app = create_app(_settings(stack))
     async with running(app) as client:
         await _send(app, request)
         incident = await _until_incident(client, stack, request.payload["incident_id"], lambda i: True)
         assert incident["status"] == "triaged"
         assert incident["actions"] == []
-        assert (await _describe(aws, instance["InstanceId"]))["SecurityGroups"] == instance["SecurityGroups"]
+        assert (await describe_instance(aws, instance["InstanceId"]))["SecurityGroups"] == instance["SecurityGroups"]
 
 
 async def test_a_crash_mid_action_resumes_after_restart_without_a_duplicate(
@@ -475,8 +391,8 @@ async def test_a_crash_mid_action_resumes_after_restart_without_a_duplicate(
 
     from acso_incident_response.actions.ec2 import SnapshotVolumes
 
-    instance = await _instance(aws)
-    request = _request(_alert("UnauthorizedAccess:EC2/TorRelay", [_ec2_resource(instance)]))
+    instance = await run_instance(aws)
+    request = response_request(guardduty_alert("UnauthorizedAccess:EC2/TorRelay", [_ec2_resource(instance)]))
     incident_id = request.payload["incident_id"]
     real_apply = SnapshotVolumes.apply
     applied = asyncio.Event()
