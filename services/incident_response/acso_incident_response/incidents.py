@@ -136,20 +136,25 @@ class Incidents:
         )
 
     async def get(self, incident_id: str) -> IncidentDetail:
-        db = self._runtime.db
-        row = await db.fetchrow("SELECT *, clock_timestamp() AS now FROM ir_incidents WHERE id = $1", incident_id)
-        if row is None:
-            raise NotFound("incident_not_found", f"no incident {incident_id}")
-        alerts = await db.fetch(
-            "SELECT * FROM ir_incident_alerts WHERE incident_id = $1 ORDER BY occurred_at", incident_id
-        )
-        observables = await db.fetch(
-            "SELECT type, value FROM ir_incident_observables WHERE incident_id = $1 ORDER BY type, value", incident_id
-        )
-        timeline = await db.fetch("SELECT * FROM ir_timeline WHERE incident_id = $1 ORDER BY id", incident_id)
-        comments = await db.fetch("SELECT * FROM ir_comments WHERE incident_id = $1 ORDER BY id", incident_id)
-        approvals = await db.fetch(f"{APPROVALS_SELECT} WHERE p.incident_id = $1 ORDER BY p.requested_at", incident_id)
-        action_rows = await db.fetch(_ACTIONS_OF_INCIDENT, incident_id)
+        # One snapshot for every part: read separately, a change committing in between showed an
+        # action's new state beside a timeline that did not have its entry yet.
+        async with self._runtime.db.connection() as db, db.transaction(isolation="repeatable_read", readonly=True):
+            row = await db.fetchrow("SELECT *, clock_timestamp() AS now FROM ir_incidents WHERE id = $1", incident_id)
+            if row is None:
+                raise NotFound("incident_not_found", f"no incident {incident_id}")
+            alerts = await db.fetch(
+                "SELECT * FROM ir_incident_alerts WHERE incident_id = $1 ORDER BY occurred_at", incident_id
+            )
+            observables = await db.fetch(
+                "SELECT type, value FROM ir_incident_observables WHERE incident_id = $1 ORDER BY type, value",
+                incident_id,
+            )
+            timeline = await db.fetch("SELECT * FROM ir_timeline WHERE incident_id = $1 ORDER BY id", incident_id)
+            comments = await db.fetch("SELECT * FROM ir_comments WHERE incident_id = $1 ORDER BY id", incident_id)
+            approvals = await db.fetch(
+                f"{APPROVALS_SELECT} WHERE p.incident_id = $1 ORDER BY p.requested_at", incident_id
+            )
+            action_rows = await db.fetch(_ACTIONS_OF_INCIDENT, incident_id)
         actions = [action_of(r) for r in action_rows]
         observable_refs = [ObservableRef(type=o["type"], value=o["value"]) for o in observables]
         key_users = [r["target_user"] for r in action_rows if r["target_user"]]
