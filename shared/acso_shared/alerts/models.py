@@ -113,6 +113,14 @@ class ResourceType(StrEnum):
     EKS_CLUSTER = "eks_cluster"
     ECS_CLUSTER = "ecs_cluster"
     RDS_INSTANCE = "rds_instance"
+    RDS_CLUSTER = "rds_cluster"
+    ECS_TASK = "ecs_task"  # id = task ARN
+    CONTAINER = "container"
+    S3_OBJECT = "s3_object"  # id = "bucket/key"
+    KMS_KEY = "kms_key"
+    SNS_TOPIC = "sns_topic"
+    SQS_QUEUE = "sqs_queue"
+    CLOUDTRAIL_TRAIL = "cloudtrail_trail"
     AWS_ACCOUNT = "aws_account"
     HOST = "host"
     OTHER = "other"
@@ -128,6 +136,17 @@ def _check_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_check_utc)]
+
+
+class AlertState(StrEnum):
+    """Where the finding stands in its source's own lifecycle.
+
+    `resolved` covers every way a source says the finding no longer needs work: a passed compliance
+    check, an archived record, a workflow set to resolved or suppressed, a GuardDuty finding archived.
+    """
+
+    ACTIVE = "active"
+    RESOLVED = "resolved"
 
 
 class Observable(BaseModel):
@@ -176,6 +195,16 @@ class NormalizedAlert(BaseModel):
     resources: list[Resource] = Field(default_factory=list)
     observables: list[Observable] = Field(default_factory=list)
     attack_techniques: list[Annotated[str, StringConstraints(pattern=TECHNIQUE_PATTERN)]] = Field(default_factory=list)
+    state: AlertState = Field(default=AlertState.ACTIVE, description="The finding's lifecycle in its source")
+    state_reason: str | None = Field(
+        default=None, max_length=256, description="Why the source's lifecycle gives `state`, e.g. 'Compliance.Status PASSED'"
+    )
+    detection: str | None = Field(
+        default=None,
+        max_length=512,
+        description="What detected it, within the source: a control id, rule or finding type (part of the fingerprint)",
+    )
+    notes: list[str] = Field(default_factory=list, description="What normalisation changed or could not map")
     class_uid: Literal[2004] = 2004
     category_uid: Literal[2] = 2
     raw: dict[str, Any]
