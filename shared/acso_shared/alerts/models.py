@@ -121,6 +121,9 @@ class ResourceType(StrEnum):
     SNS_TOPIC = "sns_topic"
     SQS_QUEUE = "sqs_queue"
     CLOUDTRAIL_TRAIL = "cloudtrail_trail"
+    VPC = "vpc"
+    SUBNET = "subnet"
+    RDS_SNAPSHOT = "rds_snapshot"  # a DB snapshot or DB cluster snapshot
     AWS_ACCOUNT = "aws_account"
     HOST = "host"
     OTHER = "other"
