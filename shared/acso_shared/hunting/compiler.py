@@ -30,7 +30,7 @@ from sigma.correlations import (
     SigmaCorrelationRule,
     SigmaCorrelationType,
 )
-from sigma.exceptions import SigmaError
+from sigma.exceptions import SigmaError, SigmaRegularExpressionError
 from sigma.rule import SigmaRule
 from sigma.rule.base import SigmaRuleBase
 from sigma.types import SigmaExpansion, SigmaString
@@ -40,7 +40,14 @@ from acso_shared.hunting.compiled import EventRule
 from acso_shared.hunting.correlation import CorrelationRule, CorrelationType
 from acso_shared.hunting.fields import EventView
 from acso_shared.hunting.models import Level, RuleKind, RuleMeta
-from acso_shared.hunting.values import Leaf, Predicate, UnsupportedValue, compile_field_value, compile_keyword
+from acso_shared.hunting.values import (
+    Leaf,
+    Predicate,
+    RegexRejected,
+    UnsupportedValue,
+    compile_field_value,
+    compile_keyword,
+)
 
 CompiledRule = EventRule | CorrelationRule
 
@@ -65,6 +72,12 @@ def compile_rule(yaml_text: str) -> CompiledRule:
     except SigmaError as err:
         raise Invalid("sigma_invalid", _sigma_message(err)) from err
     if collection.errors:
+        regex = [_regex_problem(e, documents) for e in collection.errors if isinstance(e, SigmaRegularExpressionError)]
+        unsupported = [message for valid_python, message in regex if valid_python]
+        if unsupported:  # pySigma checks patterns with RE2 already: say which field holds each one
+            raise Invalid("sigma_regex_unsupported", "; ".join(dict.fromkeys(unsupported)))
+        if regex:
+            raise Invalid("sigma_invalid", "; ".join(dict.fromkeys(message for _, message in regex)))
         raise Invalid("sigma_invalid", "; ".join(dict.fromkeys(_sigma_message(e) for e in collection.errors)))
     outputs = list(collection.get_output_rules())
     if len(outputs) != 1:
@@ -103,6 +116,47 @@ def _load_documents(yaml_text: str) -> list[Any]:
 
 def _sigma_message(err: SigmaError) -> str:
     return str(err).strip() or type(err).__name__
+
+
+def _regex_problem(err: SigmaRegularExpressionError, documents: list[Any]) -> tuple[bool, str]:
+    """pySigma's refusal of a pattern, with the field (`selection.field|re`) that holds it.
+
+    The flag says whether the pattern is valid for Python's `re`, i.e. it uses what RE2 cannot run
+    (backreferences, lookaround) rather than being malformed.
+    """
+    text = _sigma_message(err)
+    found = re.search(r"Regular expression '(.*)' is invalid: (.*)$", text, re.DOTALL)
+    if found is None:
+        return False, text
+    pattern, reason = found.group(1), found.group(2).strip()
+    reason = reason[2:-1] if reason.startswith(("b'", 'b"')) else reason
+    where = ", ".join(_regex_fields(documents, pattern)) or "a |re value"
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False, f"{where}: regular expression {pattern!r} is invalid ({reason})"
+    return True, (
+        f"{where}: regular expression {pattern!r} cannot run under RE2 ({reason}); backreferences and "
+        "lookaround are not supported, rewrite it without them"
+    )
+
+
+def _regex_fields(documents: list[Any], pattern: str) -> list[str]:
+    names: list[str] = []
+    for document in documents:
+        detection = document.get("detection")
+        if not isinstance(detection, dict):
+            continue
+        for name, selection in detection.items():
+            maps = selection if isinstance(selection, list) else [selection]
+            for item in maps:
+                if not isinstance(item, dict):
+                    continue
+                for key, value in item.items():
+                    values = value if isinstance(value, list) else [value]
+                    if "|re" in str(key) and pattern in [str(v) for v in values]:
+                        names.append(f"{name}.{key}")
+    return names
 
 
 def _rule_id(rule: SigmaRuleBase) -> str:
@@ -155,8 +209,7 @@ def _compile_event_rule(rule: SigmaRule) -> EventRule:
             raise Invalid("sigma_invalid", f"rule {meta.id} condition {condition.condition!r} selects nothing")
         predicates.append(_compile_node(tree, problems).predicate)
         index_sets.append(_required_values(tree, INDEX_FIELD))
-    if problems:
-        raise Invalid("sigma_unsupported", f"rule {meta.id}: " + "; ".join(dict.fromkeys(problems)))
+    _raise_problems(f"rule {meta.id}", problems)
     index_keys: frozenset[str] | None = None
     if all(s is not None for s in index_sets):
         index_keys = frozenset().union(*(s for s in index_sets if s is not None))
@@ -176,11 +229,26 @@ def _compile_node(node: ConditionNode, problems: list[str]) -> Leaf:
             return compile_field_value(node.field, node.value)
         if isinstance(node, ConditionValueExpression):
             return Leaf(compile_keyword(node.value))
+    except RegexRejected as err:
+        problems.append(_REGEX_MARK + str(err))
+        return Leaf(_never)
     except UnsupportedValue as err:
         problems.append(str(err))
         return Leaf(_never)
     problems.append(f"condition element {type(node).__name__}")
     return Leaf(_never)
+
+
+_REGEX_MARK = "\x00regex:"  # marks RE2 refusals among the collected problems
+
+
+def _raise_problems(what: str, problems: list[str]) -> None:
+    """`sigma_regex_unsupported` when RE2 refused a pattern (naming field and pattern), else `sigma_unsupported`."""
+    if not problems:
+        return
+    unique = list(dict.fromkeys(problems))
+    code = "sigma_regex_unsupported" if any(p.startswith(_REGEX_MARK) for p in unique) else "sigma_unsupported"
+    raise Invalid(code, f"{what}: " + "; ".join(p.removeprefix(_REGEX_MARK) for p in unique))
 
 
 def _args(node: ConditionItem) -> list[ConditionNode]:
@@ -293,9 +361,11 @@ def _compile_correlation(rule: SigmaCorrelationRule) -> CorrelationRule:
         try:
             bases.append(_compile_event_rule(referenced))
         except Invalid as err:
-            problems.append(f"referenced rule {reference.reference!r}: {err.message}")
-    if problems or corr_type is None:
-        raise Invalid("sigma_unsupported", f"correlation {meta.id}: " + "; ".join(dict.fromkeys(problems)))
+            mark = _REGEX_MARK if err.code == "sigma_regex_unsupported" else ""
+            problems.append(f"{mark}referenced rule {reference.reference!r}: {err.message}")
+    _raise_problems(f"correlation {meta.id}", problems)
+    if corr_type is None:  # always with a problem recorded above
+        raise Invalid("sigma_unsupported", f"correlation {meta.id}: unsupported type")
     group_by = tuple(rule.group_by or ())
     group_fields: dict[str, tuple[str, ...]] = {}
     for reference, base in zip(rule.referenced_rules, bases, strict=True):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import re2  # type: ignore[import-untyped]
 from sigma.types import (
     CompareOperators,
     Placeholder,
@@ -45,6 +46,10 @@ TextTest = Callable[[str], bool]
 
 class UnsupportedValue(Exception):
     """A value the native engine cannot evaluate; collected and reported per rule."""
+
+
+class RegexRejected(UnsupportedValue):
+    """A `|re` pattern RE2 cannot run (backreferences, lookaround, too large): never run at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,7 @@ def _text_test(value: SigmaString, cased: bool) -> tuple[TextTest, str | None]:
         inner = parts[1]
         return (lambda s: inner in s), None
     pattern = "".join(re.escape(p) if isinstance(p, str) else (".*" if p == star else ".") for p in parts)
-    rx = re.compile(pattern, re.DOTALL)
+    rx = re2.compile(f"(?s){pattern}", _RE2_OPTIONS)  # RE2: mixed wildcards stay linear too
     return (lambda s: rx.fullmatch(s) is not None), None
 
 
@@ -159,15 +164,49 @@ def _ip_in(network: ipaddress.IPv4Network | ipaddress.IPv6Network, text: str) ->
         return False
 
 
-def _regex(value: SigmaRegularExpression) -> re.Pattern[str]:
-    flags = 0
-    for flag in value.flags:
-        flags |= {
-            SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
-            SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
-            SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
-        }[flag]
-    return re.compile(str(value.regexp), flags)
+# RE2 runs in time linear in the input whatever the pattern, so a user's `(a+)+$` cannot stall the
+# agent; what it cannot run (backreferences, lookaround) is refused when the rule is compiled.
+# Sigma's `re` sub-modifiers `i`, `m` and `s` become RE2's inline flags of the same letters.
+REGEX_MAX_MEM = 8 * 1024 * 1024  # RE2's compiled-program budget: a larger pattern is refused
+_RE2_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = REGEX_MAX_MEM
+
+
+class Regex:
+    """A pattern compiled by RE2: `search` returns whether it matches anywhere in the text."""
+
+    __slots__ = ("_rx", "pattern")
+
+    def __init__(self, pattern: str, flags: str = "") -> None:
+        self.pattern = pattern
+        try:
+            self._rx = re2.compile(f"(?{flags}){pattern}" if flags else pattern, _RE2_OPTIONS)
+        except re2.error as err:
+            reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
+            raise ValueError(reason) from None
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches somewhere in `text` (Sigma's `re` is unanchored)."""
+        return self._rx.search(text) is not None
+
+
+def compile_regex(where: str, value: SigmaRegularExpression) -> Regex:
+    """RE2 form of a Sigma `|re` value; `RegexRejected` names the field and pattern when RE2 refuses it."""
+    pattern = str(value.regexp)
+    flags = "".join(sorted(_RE2_FLAGS[f] for f in value.flags))
+    try:
+        return Regex(pattern, flags)
+    except ValueError as err:
+        raise RegexRejected(
+            f"{where}: regular expression {pattern!r} cannot run under RE2 ({err}); backreferences and "
+            "lookaround are not supported, rewrite it without them"
+        ) from None
 
 
 def _field_reference(field: str, ref: SigmaFieldReference) -> Predicate:
@@ -232,8 +271,8 @@ def compile_field_value(field: str, value: SigmaType) -> Leaf:
             return Leaf(lambda ev: any(v is not None for v in ev.values(field)))
         return Leaf(lambda ev: all(v is None for v in ev.values(field)))
     if isinstance(value, SigmaRegularExpression):
-        rx = _regex(value)
-        return Leaf(lambda ev: any(rx.search(s) is not None for s in ev.texts(field)))
+        rx = compile_regex(f"field {field!r}", value)
+        return Leaf(lambda ev: any(rx.search(s) for s in ev.texts(field)))
     if isinstance(value, SigmaCIDRExpression):
         network = value.network
         return Leaf(lambda ev: any(_ip_in(network, s) for s in ev.texts(field)))
@@ -272,6 +311,6 @@ def compile_keyword(value: SigmaType) -> Predicate:
             return lambda ev: any(test(s) for s in ev.all_texts())
         return lambda ev: any(test(s) for s in ev.all_lowered())
     if isinstance(value, SigmaRegularExpression):
-        rx = _regex(value)
-        return lambda ev: any(rx.search(s) is not None for s in ev.all_texts())
+        rx = compile_regex("keyword", value)
+        return lambda ev: any(rx.search(s) for s in ev.all_texts())
     raise UnsupportedValue(f"keyword of type {type(value).__name__}")
