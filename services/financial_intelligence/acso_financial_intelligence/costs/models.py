@@ -199,7 +199,7 @@ class Breakdown(_Model):
 
 class DailyCost(_Model):
     date: date
-    amount: float
+    amount: float | None = Field(description="null on a day with no cost data at all (missing, not $0)")
 
 
 class CostSummary(_Model):
@@ -208,7 +208,13 @@ class CostSummary(_Model):
     currency: str = "USD"
     total: float
     previous_total: float = Field(description="spend of the equally long period just before start")
-    change_pct: float | None
+    change_pct: float | None = Field(
+        description="change of the spend per day with data; null when the previous period has no data"
+    )
+    days_with_data: int | None = Field(default=None, description="days of the period that have cost data")
+    previous_days_with_data: int | None = Field(
+        default=None, description="days of the previous period that have cost data"
+    )
     by_service: list[Breakdown]
     by_account: list[Breakdown]
     by_region: list[Breakdown]
@@ -216,6 +222,9 @@ class CostSummary(_Model):
 
 
 class TopMover(_Model):
+    """`previous` is the previous period's spend per day with data, times the current period's days with
+    data, so a previous period that is only partly covered by the data compares like for like."""
+
     dimension: Dimension
     key: str
     previous: float

@@ -45,36 +45,66 @@ def _breakdown(records: Sequence[CostRecord], dimension: Dimension, top_n: int) 
     return [Breakdown(key=k, amount=round(v, 2), share=round(v / total, 4) if total else 0.0) for k, v in head]
 
 
+def _days_with_data(records: Sequence[CostRecord], start: date, end: date) -> set[date]:
+    """The days in [start, end] that have at least one cost record: the others are missing, not $0."""
+    return {r.usage_date for r in records if start <= r.usage_date <= end}
+
+
 def summarize(records: Sequence[CostRecord], start: date, end: date, *, top_n: int = 8) -> CostSummary:
-    """Spend between start and end (inclusive) by day, service, account and region, versus the period before."""
+    """Spend between start and end (inclusive) by day, service, account and region, versus the period before.
+
+    A day with no cost record at all is missing (`amount` null), never $0; the change is the change of
+    the spend per day with data, so a previous period the data only partly covers compares fairly, and
+    one it does not cover at all gives no change.
+    """
     days = (end - start).days + 1
     current = [r for r in records if start <= r.usage_date <= end]
     prev_start = start - timedelta(days=days)
     previous_total = sum(r.amount for r in records if prev_start <= r.usage_date < start)
+    covered = _days_with_data(records, start, end)
+    previous_covered = _days_with_data(records, prev_start, start - timedelta(days=1))
     total = sum(r.amount for r in current)
     per_day: dict[date, float] = defaultdict(float)
     for r in current:
         per_day[r.usage_date] += r.amount
+    change_pct = None
+    if covered and previous_covered and previous_total > 0:
+        rate, previous_rate = total / len(covered), previous_total / len(previous_covered)
+        change_pct = round((rate - previous_rate) / previous_rate * 100, 2)
     return CostSummary(
         start=start,
         end=end,
         currency=current[0].currency if current else "USD",
         total=round(total, 2),
         previous_total=round(previous_total, 2),
-        change_pct=round((total - previous_total) / previous_total * 100, 2) if previous_total > 0 else None,
+        change_pct=change_pct,
+        days_with_data=len(covered),
+        previous_days_with_data=len(previous_covered),
         by_service=_breakdown(current, Dimension.SERVICE, top_n),
         by_account=_breakdown(current, Dimension.ACCOUNT, top_n),
         by_region=_breakdown(current, Dimension.REGION, top_n),
-        daily=[DailyCost(date=d, amount=round(per_day.get(d, 0.0), 2)) for d in date_range(start, end)],
+        daily=[
+            DailyCost(date=d, amount=round(per_day[d], 2) if d in covered else None) for d in date_range(start, end)
+        ],
     )
 
 
 def top_movers(
     records: Sequence[CostRecord], dimension: Dimension, start: date, end: date, *, n: int = 6
 ) -> list[TopMover]:
-    """The keys whose spend changed most (in absolute terms) from the previous equal period to [start, end]."""
+    """The keys whose spend changed most (in absolute terms) from the previous equal period to [start, end].
+
+    Only days with data count: the previous spend is scaled from its days with data to the current
+    period's days with data, and with no data at all before `start` there is nothing to compare (no
+    movers), rather than every key showing as new spend.
+    """
     days = (end - start).days + 1
     prev_start = start - timedelta(days=days)
+    covered = _days_with_data(records, start, end)
+    previous_covered = _days_with_data(records, prev_start, start - timedelta(days=1))
+    if not covered or not previous_covered:
+        return []
+    scale = len(covered) / len(previous_covered)
     current: dict[str, float] = defaultdict(float)
     previous: dict[str, float] = defaultdict(float)
     for r in records:
@@ -84,7 +114,7 @@ def top_movers(
         if start <= r.usage_date <= end:
             current[key] += r.amount
         elif prev_start <= r.usage_date < start:
-            previous[key] += r.amount
+            previous[key] += r.amount * scale
     movers = [
         TopMover(
             dimension=dimension,
@@ -208,7 +238,8 @@ def trend_chart_svg(report: ExecutiveReport, *, forecast_days: int = 31) -> str:
     first = actual[0].date
     last = points[-1].date if points else actual[-1].date
     span = max((last - first).days, 1)
-    y_max = _nice_max(max([d.amount for d in actual] + [p.upper for p in points]) * 1.05)
+    observed = [(d.date, d.amount) for d in actual if d.amount is not None]
+    y_max = _nice_max(max([a for _, a in observed] + [p.upper for p in points] + [0.0]) * 1.05)
 
     def x(day: date) -> float:
         return left + (day - first).days / span * (width - left - right)
@@ -240,15 +271,23 @@ def trend_chart_svg(report: ExecutiveReport, *, forecast_days: int = 31) -> str:
         band = [f"{x(p.date):.1f},{y(p.upper):.1f}" for p in points]
         band += [f"{x(p.date):.1f},{y(p.lower):.1f}" for p in reversed(points)]
         parts.append(f'<polygon points="{" ".join(band)}" fill="{_BAND}" opacity="0.7"/>')
-        mean = [f"{x(actual[-1].date):.1f},{y(actual[-1].amount):.1f}"]
+        mean = [f"{x(observed[-1][0]):.1f},{y(observed[-1][1]):.1f}"] if observed else []
         mean += [f"{x(p.date):.1f},{y(p.mean):.1f}" for p in points]
         parts.append(
             f'<polyline points="{" ".join(mean)}" fill="none" stroke="{_BLUE}" stroke-width="2" '
             f'stroke-dasharray="6 4"/>'
         )
-    line = " ".join(f"{x(d.date):.1f},{y(d.amount):.1f}" for d in actual)
-    parts.append(f'<polyline points="{line}" fill="none" stroke="{_INK}" stroke-width="2"/>')
-    by_day = {d.date: d.amount for d in actual}
+    # A missing day breaks the line: one polyline per run of days with data.
+    runs: list[list[str]] = [[]]
+    for d in actual:
+        if d.amount is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{x(d.date):.1f},{y(d.amount):.1f}")
+    for run in runs:
+        if run:
+            parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{_INK}" stroke-width="2"/>')
+    by_day = dict(observed)
     for a in report.anomalies:
         if a.peak_date in by_day:
             parts.append(
@@ -351,7 +390,9 @@ def render_executive_html(report: ExecutiveReport) -> str:
     change = ""
     if s.change_pct is not None:
         css = "up" if s.change_pct > 0 else "down"
-        change = f'<div class="{css}">{s.change_pct:+.1f}% vs previous {(s.end - s.start).days + 1} days</div>'
+        change = f'<div class="{css}">{s.change_pct:+.1f}% per day vs previous {(s.end - s.start).days + 1} days</div>'
+    if s.days_with_data is not None and s.days_with_data < (s.end - s.start).days + 1:
+        change += f'<div class="muted">{s.days_with_data} of {(s.end - s.start).days + 1} days have data</div>'
     month = report.forecast.month_end if report.forecast else None
     kpis = [
         ("Spend, last period", _money(s.total, cur), change),
