@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from acso_incident_response.keys import APPROVALS, EXECUTOR, INCIDENTS
+from acso_incident_response.metrics import router as metrics_router
 from acso_incident_response.models import (
     ActionList,
     Approval,
@@ -128,3 +129,6 @@ async def decide_approval(request: web.Request) -> web.Response:
     body = await parse_body(request, ApprovalDecision)
     actor = principal_of(request).display_name
     return json_response(await request.app[APPROVALS].decide(request.match_info["id"], body, actor))
+
+
+router.endpoints.extend(metrics_router.endpoints)  # GET /v1/metrics/incidents (acso_incident_response.metrics)

@@ -106,6 +106,7 @@ MATRIX: Final[tuple[Rule, ...]] = (
     _r(P, "/v1/incidents/{id}/actions/{action_id}/revert", "actions.revert", RESPONDERS),
     _r(G, "/v1/approvals", "approvals.read", EVERYONE),
     _r(P, "/v1/approvals/{id}", "approvals.decide", RESPONDERS),
+    _r(G, "/v1/metrics/incidents", "metrics.read", EVERYONE),
     _r(G, "/v1/intel/indicators", "intel.read", EVERYONE, MACHINE_READ),
     _r(P, "/v1/intel/imports", "intel.import", RESPONDERS),
     _r(G, "/v1/intel/imports/{id}", "intel.read", EVERYONE, MACHINE_READ),

@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("POST", "/v1/incidents/{id}/actions/{action_id}/revert"): ("rx", set()),
     ("GET", "/v1/approvals"): ("aroex", set()),
     ("POST", "/v1/approvals/{id}"): ("rx", set()),
+    ("GET", "/v1/metrics/incidents"): ("aroex", set()),
     ("GET", "/v1/intel/indicators"): ("aroex", {"acso/read"}),
     ("POST", "/v1/intel/imports"): ("rx", set()),
     ("GET", "/v1/intel/imports/{id}"): ("aroex", {"acso/read"}),
