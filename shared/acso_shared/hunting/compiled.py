@@ -23,8 +23,9 @@ class EventRule:
     meta: RuleMeta
     name: str | None
     predicate: Predicate
-    # Lower-cased eventName values the rule can only fire on; None when any event may match.
+    # Lower-cased values of `index_field` the rule can only fire on; None when any event may match.
     index_keys: frozenset[str] | None
+    index_field: str = "eventName"
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether the rule fires on one record."""

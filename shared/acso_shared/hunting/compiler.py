@@ -52,7 +52,10 @@ from acso_shared.hunting.values import (
 CompiledRule = EventRule | CorrelationRule
 
 MAX_RULE_CHARS = 256 * 1024
-INDEX_FIELD = "eventName"
+# Fields a rule is indexed by, most selective first: a rule that requires one of them to equal
+# some values is only evaluated on events with those values (see `RulePack`).
+INDEX_FIELDS = ("eventName", "eventSource", "userIdentity.type")
+INDEX_FIELD = INDEX_FIELDS[0]
 _TECHNIQUE = re.compile(r"t\d{4}(?:\.\d{3})?")
 _NOT_TACTIC = re.compile(r"[gs]\d{4}")  # ATT&CK groups and software share the attack namespace
 
@@ -198,7 +201,7 @@ def _compile_event_rule(rule: SigmaRule) -> EventRule:
     meta = _meta(rule, RuleKind.EVENT)
     problems = _check_logsource(rule)
     predicates: list[Predicate] = []
-    index_sets: list[frozenset[str] | None] = []
+    trees: list[ConditionNode] = []
     for condition in rule.detection.parsed_condition:
         try:
             tree = condition.parse()
@@ -208,12 +211,21 @@ def _compile_event_rule(rule: SigmaRule) -> EventRule:
         if tree is None:
             raise Invalid("sigma_invalid", f"rule {meta.id} condition {condition.condition!r} selects nothing")
         predicates.append(_compile_node(tree, problems).predicate)
-        index_sets.append(_required_values(tree, INDEX_FIELD))
+        trees.append(tree)
     _raise_problems(f"rule {meta.id}", problems)
-    index_keys: frozenset[str] | None = None
-    if all(s is not None for s in index_sets):
-        index_keys = frozenset().union(*(s for s in index_sets if s is not None))
-    return EventRule(meta=meta, name=rule.name, predicate=_any(predicates), index_keys=index_keys)
+    index_field, index_keys = _index_of(trees)
+    return EventRule(
+        meta=meta, name=rule.name, predicate=_any(predicates), index_keys=index_keys, index_field=index_field
+    )
+
+
+def _index_of(trees: Sequence[ConditionNode]) -> tuple[str, frozenset[str] | None]:
+    """The first index field whose values every condition requires, and those values."""
+    for field in INDEX_FIELDS:
+        sets = [_required_values(tree, field) for tree in trees]
+        if all(s is not None for s in sets):
+            return field, frozenset().union(*(s for s in sets if s is not None))
+    return INDEX_FIELD, None
 
 
 def _compile_node(node: ConditionNode, problems: list[str]) -> Leaf:
@@ -265,7 +277,18 @@ def _all(preds: Sequence[Predicate]) -> Predicate:
     if len(preds) == 2:
         a, b = preds
         return lambda ev: a(ev) and b(ev)
-    return lambda ev: all(p(ev) for p in preds)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda ev: a(ev) and b(ev) and c(ev)
+    fixed = tuple(preds)
+
+    def every(ev: EventView) -> bool:
+        for p in fixed:  # noqa: SIM110 - a loop is faster than all()/any() over a generator
+            if not p(ev):
+                return False
+        return True
+
+    return every
 
 
 def _any(preds: Sequence[Predicate]) -> Predicate:
@@ -274,7 +297,18 @@ def _any(preds: Sequence[Predicate]) -> Predicate:
     if len(preds) == 2:
         a, b = preds
         return lambda ev: a(ev) or b(ev)
-    return lambda ev: any(p(ev) for p in preds)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda ev: a(ev) or b(ev) or c(ev)
+    fixed = tuple(preds)
+
+    def some(ev: EventView) -> bool:
+        for p in fixed:  # noqa: SIM110 - a loop is faster than all()/any() over a generator
+            if p(ev):
+                return True
+        return False
+
+    return some
 
 
 def _merge_or(leaves: list[Leaf]) -> Predicate:

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from acso_shared.hunting.compiled import EventRule, event_time, make_hit
-from acso_shared.hunting.fields import as_text, resolve
+from acso_shared.hunting.fields import EventView
 from acso_shared.hunting.models import Hit, RuleMeta
 
 
@@ -62,25 +62,31 @@ class CorrelationRule:
     minimum: int  # the condition as "at least minimum" (gt n is turned into gte n+1)
     value_field: str | None = None  # value_count only
 
-    def evaluate(self, matches: Mapping[str, Sequence[Mapping[str, Any]]]) -> CorrelationOutcome:
-        """Evaluate on the records each base rule matched in a batch, keyed by base rule id."""
+    def evaluate(self, matches: Mapping[str, Sequence[Mapping[str, Any] | EventView]]) -> CorrelationOutcome:
+        """Evaluate on the records (or their views) each base rule matched in a batch, keyed by base rule id."""
         groups: dict[tuple[tuple[str, ...], ...], list[_Item]] = {}
         untimed = 0
         for base in self.base_rules:
             fields = self.group_fields[base.meta.id]
-            for record in matches.get(base.meta.id, ()):
+            for match in matches.get(base.meta.id, ()):
+                view = match if isinstance(match, EventView) else EventView(match)
+                record = view.record
                 time = event_time(record)
                 if time is None:
                     untimed += 1
                     continue
-                key = tuple(_texts(record, f) for f in fields)
-                values = _texts(record, self.value_field) if self.value_field else ()
+                key = tuple(view.texts(f) for f in fields)
+                if fields and not all(key):
+                    # A missing group-by value is no value: such events are never grouped
+                    # together (that would merge unrelated principals), so each stands alone.
+                    key = (*key, (f"\x00ungrouped:{id(record)}",))
+                values = view.texts(self.value_field) if self.value_field else ()
                 groups.setdefault(key, []).append(_Item(time, base.meta.id, record, values))
         hits: list[Hit] = []
         for key, items in groups.items():
             items.sort(key=lambda item: item.time)
             for window in self._bursts(items):
-                group = {name: _group_value(values) for name, values in zip(self.group_by, key, strict=True)}
+                group = {name: _group_value(values) for name, values in zip(self.group_by, key, strict=False)}
                 hits.append(make_hit(self.meta, [item.record for item in window], group))
         return CorrelationOutcome(hits, untimed)
 
@@ -123,10 +129,6 @@ class CorrelationRule:
         if self.type is CorrelationType.EVENT_COUNT:
             return events_in_window >= self.minimum
         return len(counts) >= self.minimum  # distinct values, or distinct base rules for temporal
-
-
-def _texts(record: Mapping[str, Any], field: str) -> tuple[str, ...]:
-    return tuple(t for t in map(as_text, resolve(record, field)) if t is not None)
 
 
 def _group_value(values: tuple[str, ...]) -> Any:

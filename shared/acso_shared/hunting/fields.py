@@ -8,24 +8,35 @@ permission. A field matches when any of its values matches, as Sigma backends do
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from typing import Any
 
 
 def resolve(record: Mapping[str, Any], field: str) -> tuple[Any, ...]:
     """All leaf values at a dotted path; empty when the path is absent."""
-    if field in record:  # flattened records keep dotted keys at the top level
-        return _flatten((record[field],))
-    parts = _split(field)
+    value = record.get(field, _MISSING)  # top-level fields; flattened records keep dotted keys there too
+    if value is not _MISSING:
+        return _flatten((value,)) if type(value) is list else (value,)
+    parts = _PARTS.get(field) or _split(field)
+    if len(parts) == 1:
+        return ()
     node: Any = record
     # Fast path: plain nested objects, the shape of nearly every CloudTrail field.
     for depth, part in enumerate(parts):
-        if not isinstance(node, Mapping) or part not in node:
+        if type(node) is dict:
+            node = node.get(part, _MISSING)
+            if node is _MISSING:
+                return ()
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
             return ()
-        node = node[part]
-        if isinstance(node, list):
+        if type(node) is list:
             return _fan_out(_flatten((node,)), parts[depth + 1 :])
-    return _flatten((node,))
+    return (node,)
+
+
+_MISSING = object()
+_PARTS: dict[str, tuple[str, ...]] = {}
 
 
 def _fan_out(nodes: tuple[Any, ...], parts: tuple[str, ...]) -> tuple[Any, ...]:
@@ -37,9 +48,11 @@ def _fan_out(nodes: tuple[Any, ...], parts: tuple[str, ...]) -> tuple[Any, ...]:
     return current
 
 
-@lru_cache(maxsize=4096)
 def _split(field: str) -> tuple[str, ...]:
-    return tuple(field.split("."))
+    parts = tuple(field.split("."))
+    if len(_PARTS) < 4096:
+        _PARTS[field] = parts
+    return parts
 
 
 def _flatten(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -97,28 +110,44 @@ class EventView:
 
     def values(self, field: str) -> tuple[Any, ...]:
         """Raw leaf values of a field."""
-        try:
-            return self._values[field]
-        except KeyError:
+        found = self._values.get(field)
+        if found is None:
             found = self._values[field] = resolve(self.record, field)
-            return found
+        return found
 
     def texts(self, field: str) -> tuple[str, ...]:
         """Text forms of the scalar values of a field (case preserved)."""
-        try:
-            return self._texts[field]
-        except KeyError:
-            found = tuple(t for t in map(as_text, self.values(field)) if t is not None)
+        found = self._texts.get(field)
+        if found is None:
+            values = self._values.get(field)
+            if values is None:
+                values = self._values[field] = resolve(self.record, field)
+            if len(values) == 1 and type(values[0]) is str:
+                found = values
+            else:
+                found = tuple(t for t in map(as_text, values) if t is not None)
             self._texts[field] = found
-            return found
+        return found
 
     def lowered(self, field: str) -> tuple[str, ...]:
         """Lower-cased text forms, for Sigma's default case-insensitive matching."""
-        try:
-            return self._lowered[field]
-        except KeyError:
-            found = self._lowered[field] = tuple(t.lower() for t in self.texts(field))
-            return found
+        found = self._lowered.get(field)
+        if found is None:
+            texts = self._texts.get(field)
+            if texts is None:
+                texts = self.texts(field)
+            found = self._lowered[field] = (texts[0].lower(),) if len(texts) == 1 else tuple(t.lower() for t in texts)
+        return found
+
+    def present(self, field: str) -> bool:
+        """Whether the field has a non-null value (Sigma's `|exists: true`)."""
+        values = self._values.get(field)
+        if values is None:
+            values = self._values[field] = resolve(self.record, field)
+        for value in values:  # noqa: SIM110 - the hot path: a loop beats any() over a generator
+            if value is not None:
+                return True
+        return False
 
     def all_texts(self) -> tuple[str, ...]:
         """Every scalar value anywhere in the record, for keyword searches."""

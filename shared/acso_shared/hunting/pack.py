@@ -9,7 +9,7 @@ from typing import Any
 
 from acso_shared.errors import AcsoError, Conflict, NotFound
 from acso_shared.hunting.compiled import EventRule, make_hit
-from acso_shared.hunting.compiler import INDEX_FIELD, CompiledRule, compile_rule
+from acso_shared.hunting.compiler import CompiledRule, compile_rule
 from acso_shared.hunting.correlation import CorrelationRule
 from acso_shared.hunting.fields import EventView
 from acso_shared.hunting.models import Hit, RuleError, RuleErrorStage, RuleMeta
@@ -23,10 +23,61 @@ class _Entry:
 
     rule: EventRule
     emit: bool
-    buckets: list[list[Mapping[str, Any]]] = field(default_factory=list)
+    order: int = 0
+    buckets: list[list[Any]] = field(default_factory=list)
 
 
-_Plan = tuple[dict[str, list[_Entry]], list[_Entry], list[tuple[CorrelationRule, dict[str, list[Any]]]]]
+_CACHE_LIMIT = 65_536  # distinct (index values) keys remembered per plan
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Rules indexed by the values their conditions require.
+
+    Each rule is filed under one index field (eventName, else eventSource, else
+    userIdentity.type) and the values it requires there; rules without such a requirement run
+    on every event. The candidates of an event depend only on its index values, so they are
+    computed once per distinct combination and cached: the per-event cost is a few dict look-ups
+    plus the rules that can fire, whatever the number of rules in the pack.
+    """
+
+    indexes: list[tuple[str, tuple[str, ...], dict[str, list[_Entry]]]]
+    unindexed: list[_Entry]
+    entries: list[_Entry]
+    correlations: list[tuple[CorrelationRule, dict[str, list[Any]]]]
+    cache: dict[tuple[Any, ...], tuple[_Entry, ...]] = field(default_factory=dict)
+
+    def candidates(self, record: Mapping[str, Any]) -> tuple[_Entry, ...]:
+        """The entries that may fire on a record, from its index values."""
+        values: list[Any] = []
+        cacheable = True
+        for _, path, _ in self.indexes:
+            node: Any = record
+            for part in path:
+                node = node.get(part) if type(node) is dict else None
+            if node is not None and type(node) is not str:
+                cacheable = False
+            values.append(node)
+        key = tuple(values)
+        if cacheable:
+            found = self.cache.get(key)
+            if found is not None:
+                return found
+        view = None if cacheable else EventView(record)
+        chosen: dict[int, _Entry] = {e.order: e for e in self.unindexed}
+        for (name, _, by_value), raw in zip(self.indexes, key, strict=True):
+            if raw is None:
+                continue
+            lowered = (raw.lower(),) if isinstance(raw, str) else (view.lowered(name) if view else ())
+            for value in lowered:
+                for entry in by_value.get(value, ()):
+                    chosen[entry.order] = entry
+        result = tuple(chosen[k] for k in sorted(chosen))
+        if cacheable:
+            if len(self.cache) >= _CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[key] = result
+        return result
 
 
 class RulePack:
@@ -124,21 +175,20 @@ class RulePack:
 
     def evaluate(self, events: Iterable[Mapping[str, Any]]) -> list[Hit]:
         """Run every enabled rule over the records, in one pass; correlations fire at the end."""
-        indexed, unindexed, correlations = self._build_plan()
-        for entry in (*unindexed, *(e for entries in indexed.values() for e in entries)):
+        plan = self._build_plan()
+        for entry in plan.entries:
             for bucket in entry.buckets:
                 bucket.clear()
+        correlations = plan.correlations
         hits: list[Hit] = []
         for record in events:
             if not isinstance(record, Mapping):
                 self._runtime_error(INPUT_SOURCE, "event_not_object", f"an event is a {type(record).__name__}")
                 continue
+            candidates = plan.candidates(record)
+            if not candidates:
+                continue
             view = EventView(record)
-            names = view.lowered(INDEX_FIELD)
-            candidates = unindexed
-            if names:
-                found = [e for name in names for e in indexed.get(name, ())]
-                candidates = [*unindexed, *found] if found else unindexed
             for entry in candidates:
                 try:
                     matched = entry.rule.predicate(view)
@@ -149,7 +199,7 @@ class RulePack:
                     if entry.emit:
                         hits.append(make_hit(entry.rule.meta, [record]))
                     for bucket in entry.buckets:
-                        bucket.append(record)
+                        bucket.append(view)
         for correlation, matches in correlations:
             try:
                 outcome = correlation.evaluate(matches)
@@ -183,34 +233,41 @@ class RulePack:
             if rule_id in self._disabled:
                 continue
             if isinstance(rule, EventRule):
-                entries.append(_Entry(rule, emit=True))
+                entries.append(_Entry(rule, emit=True, order=len(entries)))
                 continue
             matches: dict[str, list[Any]] = {}
             for base in rule.base_rules:
                 bucket: list[Any] = []
                 matches[base.meta.id] = bucket
-                entries.append(_Entry(base, emit=rule.generate, buckets=[bucket]))
+                entries.append(_Entry(base, emit=rule.generate, order=len(entries), buckets=[bucket]))
             correlations.append((rule, matches))
-        indexed: dict[str, list[_Entry]] = {}
+        by_field: dict[str, dict[str, list[_Entry]]] = {}
         unindexed: list[_Entry] = []
         for entry in entries:
             if entry.rule.index_keys is None:
                 unindexed.append(entry)
             else:
-                for key in entry.rule.index_keys:
-                    indexed.setdefault(key, []).append(entry)
-        self._plan = (indexed, unindexed, correlations)
+                target = by_field.setdefault(entry.rule.index_field, {})
+                for value in entry.rule.index_keys:
+                    target.setdefault(value, []).append(entry)
+        indexes = [(name, tuple(name.split(".")), values) for name, values in by_field.items()]
+        self._plan = _Plan(indexes, unindexed, entries, correlations)
         return self._plan
 
 
 def builtin_rule_texts() -> dict[str, str]:
-    """The YAML texts of the built-in CloudTrail rule pack, keyed by file name."""
-    folder = resources.files("acso_shared.hunting") / "rules"
-    return {
-        item.name: item.read_text(encoding="utf-8")
-        for item in sorted(folder.iterdir(), key=lambda i: i.name)
-        if item.name.endswith((".yml", ".yaml"))
-    }
+    """The YAML texts of the built-in CloudTrail rule pack (`rules/`, and its folders per ATT&CK
+    tactic), keyed by file name."""
+    texts: dict[str, str] = {}
+    pending = [resources.files("acso_shared.hunting") / "rules"]
+    while pending:
+        folder = pending.pop()
+        for item in sorted(folder.iterdir(), key=lambda i: i.name):
+            if item.is_dir():
+                pending.append(item)
+            elif item.name.endswith((".yml", ".yaml")):
+                texts[item.name] = item.read_text(encoding="utf-8")
+    return dict(sorted(texts.items()))
 
 
 def load_builtin_rules() -> RulePack:

@@ -134,16 +134,19 @@ _COMPARE: dict[CompareOperators, Callable[[float, float], bool]] = {
 
 def parse_time(value: Any) -> datetime | None:
     """A timestamp from ISO 8601 text or epoch seconds; naive times are taken as UTC."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
+    if type(value) is str:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return None
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     return None
 
 
@@ -268,8 +271,8 @@ def compile_field_value(field: str, value: SigmaType) -> Leaf:
         return Leaf(lambda ev: all(v is None for v in ev.values(field)))
     if isinstance(value, SigmaExists):
         if value.exists:
-            return Leaf(lambda ev: any(v is not None for v in ev.values(field)))
-        return Leaf(lambda ev: all(v is None for v in ev.values(field)))
+            return Leaf(lambda ev: ev.present(field))
+        return Leaf(lambda ev: not ev.present(field))
     if isinstance(value, SigmaRegularExpression):
         rx = compile_regex(f"field {field!r}", value)
         return Leaf(lambda ev: any(rx.search(s) for s in ev.texts(field)))
