@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from acso_shared.alerts import attack, severity
 from acso_shared.alerts.common import ParseContext, dicts, dig, invalid_from, parse_time, text
 from acso_shared.alerts.models import (
+    AlertState,
     NormalizedAlert,
     ObservableType,
     Resource,
@@ -60,10 +61,17 @@ _PRIMARY_BY_RESOURCE_TYPE: dict[str, ResourceType] = {
     "Instance": ResourceType.EC2_INSTANCE,
     "AccessKey": ResourceType.IAM_ACCESS_KEY,
     "S3Bucket": ResourceType.S3_BUCKET,
+    "S3Object": ResourceType.S3_OBJECT,
     "EKSCluster": ResourceType.EKS_CLUSTER,
     "ECSCluster": ResourceType.ECS_CLUSTER,
+    "Container": ResourceType.CONTAINER,
     "Lambda": ResourceType.LAMBDA_FUNCTION,
     "RDSDBInstance": ResourceType.RDS_INSTANCE,
+    "RDSLimitlessDB": ResourceType.RDS_SHARD_GROUP,
+    "EC2NetworkInterface": ResourceType.NETWORK_INTERFACE,
+    "EBSSnapshot": ResourceType.EBS_SNAPSHOT,
+    "EBSVolume": ResourceType.EBS_VOLUME,
+    "EC2Image": ResourceType.EC2_IMAGE,
 }
 
 
@@ -71,49 +79,88 @@ def _tags(value: Any) -> dict[str, str]:
     tags: dict[str, str] = {}
     for tag in dicts(value):
         key, val = text(tag.get("key")), tag.get("value")
-        if key is not None:
+        if key is not None and len(tags) < 50:
             tags[clean_field(key, 128)] = clean_field(str(val), 256) if val is not None else ""
     return tags
 
 
-def _resources(core: GuardDutyFindingCore, obs: ObservableCollector) -> list[Resource]:
-    res = core.resource
-    acct, region, partition = core.account_id, core.region, core.partition
-    out: list[Resource] = []
+class _Builder:
+    """Collects a finding's resources, all in the finding's account and region."""
 
+    def __init__(self, core: GuardDutyFindingCore) -> None:
+        self.acct, self.region, self.partition = core.account_id, core.region, core.partition
+        self.out: list[Resource] = []
+
+    def add(
+        self,
+        kind: ResourceType,
+        ident: Any,
+        *,
+        arn: Any = None,
+        name: Any = None,
+        tags: dict[str, str] | None = None,
+        region: bool = True,
+        max_len: int = 2048,
+    ) -> Resource | None:
+        value = text(ident)
+        if value is None:
+            return None
+        arn_text, name_text = text(arn), text(name)
+        resource = Resource(
+            type=kind,
+            id=clean_field(value, max_len),
+            arn=clean_field(arn_text, 2048) if arn_text else None,
+            name=clean_field(name_text, 1024) if name_text else None,
+            region=self.region if region else None,
+            account_id=self.acct,
+            tags=tags or {},
+        )
+        self.out.append(resource)
+        return resource
+
+
+def _container(b: _Builder, container: dict[str, Any], base: str) -> None:
+    """One GuardDuty `Container`: its runtime id (or its name when the runtime id is absent)."""
+    image = text(container.get("image"))
+    tags = {"image": clean_field(image, 256)} if image else {}
+    runtime = text(container.get("containerRuntime"))
+    if runtime:
+        tags["containerRuntime"] = clean_field(runtime, 64)
+    b.add(
+        ResourceType.CONTAINER,
+        text(container.get("id")) or text(container.get("name")),
+        name=container.get("name"),
+        tags=tags,
+    )
+
+
+def _instance(b: _Builder, res: dict[str, Any], obs: ObservableCollector, primary: ResourceType | None) -> None:
     instance = dig(res, "instanceDetails")
     instance_id = obs.add(
         ObservableType.INSTANCE_ID, dig(instance, "instanceId"), "resource.instanceDetails.instanceId"
     )
     if instance_id:
-        out.append(
-            Resource(
-                type=ResourceType.EC2_INSTANCE,
-                id=instance_id,
-                region=region,
-                account_id=acct,
-                arn=f"arn:{partition}:ec2:{region}:{acct}:instance/{instance_id}",
-                tags=_tags(dig(instance, "tags")),
-            )
+        b.add(
+            ResourceType.EC2_INSTANCE,
+            instance_id,
+            arn=f"arn:{b.partition}:ec2:{b.region}:{b.acct}:instance/{instance_id}",
+            tags=_tags(dig(instance, "tags")),
         )
     for i, nic in enumerate(dicts(dig(instance, "networkInterfaces"))):
         base = f"resource.instanceDetails.networkInterfaces[{i}]"
         obs.add(ObservableType.IP, nic.get("publicIp"), f"{base}.publicIp")
         obs.add(ObservableType.IP, nic.get("privateIpAddress"), f"{base}.privateIpAddress")
+        for j, ip in enumerate(dicts(nic.get("ipv6Addresses"))):
+            obs.add(ObservableType.IP, ip, f"{base}.ipv6Addresses[{j}]")
+        if primary is ResourceType.NETWORK_INTERFACE:
+            b.add(ResourceType.NETWORK_INTERFACE, nic.get("networkInterfaceId"))
         for sg in dicts(nic.get("securityGroups")):
             group_id = text(sg.get("groupId"))
             if group_id and group_id.startswith("sg-"):
-                group_name = text(sg.get("groupName"))
-                out.append(
-                    Resource(
-                        type=ResourceType.SECURITY_GROUP,
-                        id=clean_field(group_id, 64),
-                        region=region,
-                        account_id=acct,
-                        name=clean_field(group_name, 255) if group_name else None,
-                    )
-                )
+                b.add(ResourceType.SECURITY_GROUP, group_id, name=sg.get("groupName"), max_len=64)
 
+
+def _access_key(b: _Builder, res: dict[str, Any], obs: ObservableCollector) -> None:
     key = dig(res, "accessKeyDetails")
     key_id = obs.add(ObservableType.ACCESS_KEY_ID, dig(key, "accessKeyId"), "resource.accessKeyDetails.accessKeyId")
     user_name = obs.add(ObservableType.PRINCIPAL, dig(key, "userName"), "resource.accessKeyDetails.userName")
@@ -124,57 +171,168 @@ def _resources(core: GuardDutyFindingCore, obs: ObservableCollector) -> list[Res
         # Instance role sessions are named after the instance: AROA...:i-0123456789abcdef0.
         obs.add(ObservableType.INSTANCE_ID, principal_id.split(":", 1)[1], "resource.accessKeyDetails.principalId")
     if key_id:
-        out.append(Resource(type=ResourceType.IAM_ACCESS_KEY, id=key_id, account_id=acct, region=region))
+        b.add(ResourceType.IAM_ACCESS_KEY, key_id)
     if user_name:
         user_type = text(dig(key, "userType"))
         if user_type == "IAMUser":
             # No ARN is built: the user's IAM path is not in the finding, so a guessed ARN could be wrong.
-            out.append(Resource(type=ResourceType.IAM_USER, id=user_name, name=user_name, account_id=acct))
+            b.add(ResourceType.IAM_USER, user_name, name=user_name, region=False)
         elif user_type == "AssumedRole":
-            out.append(Resource(type=ResourceType.IAM_ROLE, id=user_name, name=user_name, account_id=acct))
+            b.add(ResourceType.IAM_ROLE, user_name, name=user_name, region=False)
         elif user_type == "Root":
-            out.append(
-                Resource(type=ResourceType.IAM_ROOT, id=acct, account_id=acct, arn=f"arn:{partition}:iam::{acct}:root")
-            )
+            b.add(ResourceType.IAM_ROOT, b.acct, arn=f"arn:{b.partition}:iam::{b.acct}:root", region=False)
 
-    for bucket in dicts(dig(res, "s3BucketDetails")):
+
+def _buckets(b: _Builder, res: dict[str, Any], obs: ObservableCollector) -> None:
+    for i, bucket in enumerate(dicts(dig(res, "s3BucketDetails"))):
         name = text(bucket.get("name"))
-        if name:
-            out.append(
-                Resource(
-                    type=ResourceType.S3_BUCKET,
-                    id=clean_field(name, 255),
-                    name=clean_field(name, 255),
-                    arn=text(bucket.get("arn")),
-                    account_id=acct,
-                    region=region,
-                    tags=_tags(bucket.get("tags")),
-                )
-            )
+        if not name:
+            continue
+        b.add(
+            ResourceType.S3_BUCKET, name, name=name, arn=bucket.get("arn"), tags=_tags(bucket.get("tags")), max_len=255
+        )
+        # Malware Protection for S3: the scanned object, as `bucket/key` (its version in the tags).
+        for j, obj in enumerate(dicts(bucket.get("s3ObjectDetails"))):
+            key = text(obj.get("key"))
+            if not key:
+                continue
+            tags = {
+                label: clean_field(value, 256)
+                for label, field in (("versionId", "versionId"), ("eTag", "eTag"))
+                if (value := text(obj.get(field)))
+            }
+            b.add(ResourceType.S3_OBJECT, f"{name}/{key}", arn=obj.get("objectArn"), name=key, tags=tags)
+            obs.add_untyped(obj.get("hash"), f"resource.s3BucketDetails[{i}].s3ObjectDetails[{j}].hash")
 
-    for details, kind, id_key, arn_key in (
-        ("eksClusterDetails", ResourceType.EKS_CLUSTER, "name", "arn"),
-        ("ecsClusterDetails", ResourceType.ECS_CLUSTER, "name", "arn"),
-        ("lambdaDetails", ResourceType.LAMBDA_FUNCTION, "functionName", "functionArn"),
-        ("rdsDbInstanceDetails", ResourceType.RDS_INSTANCE, "dbInstanceIdentifier", "dbInstanceArn"),
-    ):
-        block = dig(res, details)
-        ident = text(dig(block, id_key))
-        if ident:
-            out.append(
-                Resource(
-                    type=kind,
-                    id=clean_field(ident, 255),
-                    name=clean_field(ident, 255),
-                    arn=text(dig(block, arn_key)),
-                    account_id=acct,
-                    region=region,
-                    tags=_tags(dig(block, "tags")),
-                )
-            )
+
+def _kubernetes(b: _Builder, res: dict[str, Any], obs: ObservableCollector) -> None:
+    cluster = dig(res, "eksClusterDetails")
+    b.add(
+        ResourceType.EKS_CLUSTER,
+        dig(cluster, "name"),
+        name=dig(cluster, "name"),
+        arn=dig(cluster, "arn"),
+        tags=_tags(dig(cluster, "tags")),
+    )
+    workload = dig(res, "kubernetesDetails", "kubernetesWorkloadDetails")
+    name, namespace = text(dig(workload, "name")), text(dig(workload, "namespace"))
+    if name:
+        tags = {
+            label: clean_field(value, 256)
+            for label, field in (("kind", "type"), ("uid", "uid"), ("namespace", "namespace"))
+            if (value := text(dig(workload, field)))
+        }
+        b.add(ResourceType.KUBERNETES_WORKLOAD, f"{namespace or 'default'}/{name}", name=name, tags=tags)
+    for i, container in enumerate(dicts(dig(workload, "containers"))):
+        _container(b, container, f"resource.kubernetesDetails.kubernetesWorkloadDetails.containers[{i}]")
+    user = dig(res, "kubernetesDetails", "kubernetesUserDetails")
+    # EKS access entries map IAM identities to Kubernetes users: an ARN user name is a cloud principal.
+    obs.add(
+        ObservableType.PRINCIPAL, dig(user, "username"), "resource.kubernetesDetails.kubernetesUserDetails.username"
+    )
+
+
+def _ecs(b: _Builder, res: dict[str, Any]) -> None:
+    cluster = dig(res, "ecsClusterDetails")
+    task = dig(cluster, "taskDetails")
+    task_arn = text(dig(task, "arn"))
+    if task_arn:
+        tags = _tags(dig(task, "tags"))
+        for label, field in (("taskDefinitionArn", "definitionArn"), ("launchType", "launchType"), ("group", "group")):
+            value = text(dig(task, field))
+            if value:
+                tags[label] = clean_field(value, 256)
+        b.add(ResourceType.ECS_TASK, task_arn, arn=task_arn, name=task_arn.rsplit("/", 1)[-1], tags=tags)
+    b.add(
+        ResourceType.ECS_CLUSTER,
+        dig(cluster, "name"),
+        name=dig(cluster, "name"),
+        arn=dig(cluster, "arn"),
+        tags=_tags(dig(cluster, "tags")),
+    )
+    for i, container in enumerate(dicts(dig(task, "containers"))):
+        _container(b, container, f"resource.ecsClusterDetails.taskDetails.containers[{i}]")
+
+
+def _databases(b: _Builder, res: dict[str, Any]) -> None:
+    db = dig(res, "rdsDbInstanceDetails")
+    b.add(
+        ResourceType.RDS_INSTANCE,
+        dig(db, "dbInstanceIdentifier"),
+        name=dig(db, "dbInstanceIdentifier"),
+        arn=dig(db, "dbInstanceArn"),
+        tags=_tags(dig(db, "tags")),
+    )
+    limitless = dig(res, "rdsLimitlessDbDetails")
+    b.add(
+        ResourceType.RDS_SHARD_GROUP,
+        dig(limitless, "dbShardGroupIdentifier"),
+        name=dig(limitless, "dbShardGroupIdentifier"),
+        arn=dig(limitless, "dbShardGroupArn"),
+        tags=_tags(dig(limitless, "tags")),
+    )
+    for block in (db, limitless):
+        cluster = text(dig(block, "dbClusterIdentifier"))
+        if cluster and not any(r.type is ResourceType.RDS_CLUSTER and r.id == cluster for r in b.out):
+            b.add(ResourceType.RDS_CLUSTER, cluster, name=cluster)
+
+
+def _lambda(b: _Builder, res: dict[str, Any], obs: ObservableCollector) -> None:
+    fn = dig(res, "lambdaDetails")
+    b.add(
+        ResourceType.LAMBDA_FUNCTION,
+        dig(fn, "functionName"),
+        name=dig(fn, "functionName"),
+        arn=dig(fn, "functionArn"),
+        tags=_tags(dig(fn, "tags")),
+    )
+    # The execution role is the identity the function acts as: a compromised function uses it.
+    obs.add(ObservableType.PRINCIPAL, dig(fn, "role"), "resource.lambdaDetails.role")
+    for sg in dicts(dig(fn, "vpcConfig", "securityGroups")):
+        group_id = text(sg.get("groupId"))
+        if group_id and group_id.startswith("sg-"):
+            b.add(ResourceType.SECURITY_GROUP, group_id, name=sg.get("groupName"), max_len=64)
+
+
+def _volumes(b: _Builder, res: dict[str, Any]) -> None:
+    for volume in dicts(dig(res, "ebsVolumeDetails", "scannedVolumeDetails")):
+        arn = text(volume.get("volumeArn"))
+        if arn:
+            b.add(ResourceType.EBS_VOLUME, arn.rsplit("/", 1)[-1], arn=arn, name=volume.get("deviceName"))
+    snapshot = text(dig(res, "ebsSnapshotDetails", "snapshotArn"))
+    if snapshot:
+        b.add(ResourceType.EBS_SNAPSHOT, snapshot.rsplit("/", 1)[-1], arn=snapshot)
+    image = text(dig(res, "ec2ImageDetails", "imageArn"))
+    if image:
+        b.add(ResourceType.EC2_IMAGE, image.rsplit("/", 1)[-1], arn=image)
+
+
+def _resources(core: GuardDutyFindingCore, obs: ObservableCollector) -> list[Resource]:
+    """Typed resources of every GuardDuty resource family, the `resourceType` one first.
+
+    An ECS finding about a task lists the task first (it is what runs the workload), then its
+    cluster and containers; a Kubernetes finding lists the cluster, then its workload and containers.
+    """
+    res = core.resource
+    b = _Builder(core)
     primary = _PRIMARY_BY_RESOURCE_TYPE.get(text(dig(res, "resourceType")) or "")
+    _instance(b, res, obs, primary)
+    _access_key(b, res, obs)
+    _buckets(b, res, obs)
+    _kubernetes(b, res, obs)
+    _ecs(b, res)
+    container = dig(res, "containerDetails")
+    if isinstance(container, dict):
+        _container(b, container, "resource.containerDetails")
+    _databases(b, res)
+    _lambda(b, res, obs)
+    _volumes(b, res)
+    if primary is ResourceType.ECS_CLUSTER and any(r.type is ResourceType.ECS_TASK for r in b.out):
+        primary = ResourceType.ECS_TASK
+    if primary is ResourceType.S3_BUCKET and any(r.type is ResourceType.S3_OBJECT for r in b.out):
+        primary = ResourceType.S3_OBJECT
     # The finding's own resourceType names the primary resource: it goes first (stable sort).
-    return sorted(out, key=lambda r: r.type is not primary)
+    return sorted(b.out, key=lambda r: r.type is not primary)
 
 
 _REMOTE_IP_ACTIONS = (
@@ -253,6 +411,7 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
     first, last = min(first, last), max(first, last)
 
     finding_type = clean_field(core.type)
+    archived = service.get("archived") is True
     return NormalizedAlert(
         alert_id=alert_id_for(SOURCE, core.id),
         source=SOURCE,
@@ -271,6 +430,9 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         resources=resources,
         observables=obs.result(),
         attack_techniques=attack.merge(attack.techniques_for_guardduty_type(core.type)),
+        state=AlertState.RESOLVED if archived else AlertState.ACTIVE,
+        state_reason="service.archived true" if archived else None,
+        detection=finding_type,
         raw=raw,
     )
 

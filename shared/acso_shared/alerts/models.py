@@ -31,6 +31,8 @@ class SourceFormat(StrEnum):
     SECURITYHUB_EVENTBRIDGE = "securityhub_eventbridge"
     SECURITYHUB_V2_EVENTBRIDGE = "securityhub_v2_eventbridge"
     OCSF_DETECTION_FINDING = "ocsf_detection_finding"
+    OCSF_SECURITY_FINDING = "ocsf_security_finding"  # class_uid 2001 (deprecated in OCSF 1.1, still sent)
+    OCSF_COMPLIANCE_FINDING = "ocsf_compliance_finding"  # class_uid 2003 (Security Hub CSPM controls)
     SPLUNK_WEBHOOK = "splunk_webhook"
     ACSO_GENERIC = "acso_generic"
 
@@ -121,6 +123,16 @@ class ResourceType(StrEnum):
     SNS_TOPIC = "sns_topic"
     SQS_QUEUE = "sqs_queue"
     CLOUDTRAIL_TRAIL = "cloudtrail_trail"
+    ECS_SERVICE = "ecs_service"
+    ECR_IMAGE = "ecr_image"  # id = repository name@digest (or :tag), arn = the image ARN when given
+    KUBERNETES_WORKLOAD = "kubernetes_workload"  # id = "namespace/name"; its kind and uid are in tags
+    RDS_SHARD_GROUP = "rds_shard_group"  # Aurora Limitless Database DB shard group
+    EBS_SNAPSHOT = "ebs_snapshot"
+    EC2_IMAGE = "ec2_image"
+    NETWORK_INTERFACE = "network_interface"
+    NETWORK_ACL = "network_acl"
+    SECRETS_MANAGER_SECRET = "secretsmanager_secret"  # noqa: S105 - a resource type name, not a secret
+    DYNAMODB_TABLE = "dynamodb_table"
     VPC = "vpc"
     SUBNET = "subnet"
     RDS_SNAPSHOT = "rds_snapshot"  # a DB snapshot or DB cluster snapshot
@@ -200,7 +212,9 @@ class NormalizedAlert(BaseModel):
     attack_techniques: list[Annotated[str, StringConstraints(pattern=TECHNIQUE_PATTERN)]] = Field(default_factory=list)
     state: AlertState = Field(default=AlertState.ACTIVE, description="The finding's lifecycle in its source")
     state_reason: str | None = Field(
-        default=None, max_length=256, description="Why the source's lifecycle gives `state`, e.g. 'Compliance.Status PASSED'"
+        default=None,
+        max_length=256,
+        description="Why the source's lifecycle gives `state`, e.g. 'Compliance.Status PASSED'",
     )
     detection: str | None = Field(
         default=None,
@@ -257,8 +271,8 @@ class GenericResource(BaseModel):
     arn: str | None = Field(default=None, max_length=2048)
     name: str | None = Field(default=None, max_length=1024)
     region: str | None = Field(default=None, max_length=64)
-    account_id: str | None = Field(default=None, max_length=64)
-    tags: dict[str, str] = Field(default_factory=dict)
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    tags: dict[str, str] = Field(default_factory=dict, max_length=50)
 
 
 class GenericAlert(BaseModel):
@@ -280,9 +294,10 @@ class GenericAlert(BaseModel):
     occurred_at: datetime
     first_seen: datetime | None = None
     last_seen: datetime | None = None
-    account_id: str | None = Field(default=None, max_length=64)
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$", description="The 12-digit AWS account id")
     region: str | None = Field(default=None, max_length=64)
     product: str | None = Field(default=None, max_length=256)
+    status: AlertState = Field(default=AlertState.ACTIVE, description="`resolved` when the producer closed it")
     resources: list[GenericResource] = Field(default_factory=list, max_length=100)
     observables: list[GenericObservable] = Field(default_factory=list, max_length=500)
     attack_techniques: list[Annotated[str, StringConstraints(pattern=TECHNIQUE_PATTERN)]] = Field(

@@ -1,12 +1,36 @@
 """AWS Security Finding Format (ASFF, SchemaVersion 2018-10-08): a plain finding, or one of the
 `detail.findings` of a `Security Hub Findings - Imported` EventBridge event.
 
-GuardDuty findings relayed through Security Hub keep their GuardDuty type (recovered from the
-`Types` classifier), so playbooks and ATT&CK mapping treat them like native GuardDuty findings.
+Identity: a finding is its `Id` within its `ProductArn` (alert_id = uuid5 of both); an update of a
+finding (new `UpdatedAt`, a new compliance result) is the same alert.
+
+What detected it (`detection`, part of the fingerprint) and `type` (what playbooks match):
+- control findings, consolidated (`Compliance.SecurityControlId`, e.g. `EC2.19`): detection
+  `EC2.19`, type `securityhub:control/EC2.19`;
+- control findings, legacy per-standard (`ProductFields.ControlId`, or `ProductFields.RuleId` for
+  CIS 1.2.0): detection is the standard and the id (`aws-foundational-security-best-practices/v/
+  1.0.0/EC2.19`, `cis-aws-foundations-benchmark/v/1.2.0/1.4`). When the id is a security control
+  id (`<Service>.<n>`, as every FSBP id is) the type is `securityhub:control/EC2.19`, the same as
+  the consolidated finding's, so one playbook serves both; a standard-specific id (CIS `1.4`,
+  `CIS.4.1`) is kept as given and qualified by its standard:
+  `securityhub:control/cis-aws-foundations-benchmark/v/1.2.0/1.4`;
+- GuardDuty findings relayed through Security Hub keep their GuardDuty type (recovered from the
+  `Types` classifier) as type and detection, so playbooks and ATT&CK mapping treat them like native
+  GuardDuty findings;
+- anything else: `GeneratorId` (with the vulnerability id, for Inspector-style findings), type
+  `Types[0]`.
+
+Lifecycle (`state`): resolved when `RecordState` is `ARCHIVED`, `Workflow.Status` is `RESOLVED`
+or `SUPPRESSED` (or, without `Workflow`, the deprecated `WorkflowState` is `RESOLVED` or
+`DEFERRED`, which Security Hub maps to `SUPPRESSED`), or `Compliance.Status` is `PASSED` or
+`NOT_AVAILABLE`. `NOT_AVAILABLE` means the check could not be evaluated (the resource was deleted,
+or AWS Config does not record it): there is no failure to act on, so it opens nothing and closes
+a known failure; `WARNING` and `FAILED` stay active.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +48,7 @@ from acso_shared.alerts.common import (
     text,
 )
 from acso_shared.alerts.models import (
+    AlertState,
     NormalizedAlert,
     ObservableType,
     Resource,
@@ -50,6 +75,25 @@ _RESOURCE_TYPES: dict[str, ResourceType] = {
     "AwsEksCluster": ResourceType.EKS_CLUSTER,
     "AwsEcsCluster": ResourceType.ECS_CLUSTER,
     "AwsRdsDbInstance": ResourceType.RDS_INSTANCE,
+    "AwsRdsDbCluster": ResourceType.RDS_CLUSTER,
+    "AwsRdsDbSnapshot": ResourceType.RDS_SNAPSHOT,
+    "AwsRdsDbClusterSnapshot": ResourceType.RDS_SNAPSHOT,
+    "AwsEcsTask": ResourceType.ECS_TASK,
+    "AwsEcsService": ResourceType.ECS_SERVICE,
+    "AwsEcrContainerImage": ResourceType.ECR_IMAGE,
+    "Container": ResourceType.CONTAINER,
+    "AwsKmsKey": ResourceType.KMS_KEY,
+    "AwsSnsTopic": ResourceType.SNS_TOPIC,
+    "AwsSqsQueue": ResourceType.SQS_QUEUE,
+    "AwsCloudTrailTrail": ResourceType.CLOUDTRAIL_TRAIL,
+    "AwsEc2NetworkAcl": ResourceType.NETWORK_ACL,
+    "AwsEc2NetworkInterface": ResourceType.NETWORK_INTERFACE,
+    "AwsEc2Vpc": ResourceType.VPC,
+    "AwsEc2Subnet": ResourceType.SUBNET,
+    "AwsEc2Snapshot": ResourceType.EBS_SNAPSHOT,
+    "AwsSecretsManagerSecret": ResourceType.SECRETS_MANAGER_SECRET,
+    "AwsDynamoDbTable": ResourceType.DYNAMODB_TABLE,
+    "AwsS3Object": ResourceType.S3_OBJECT,
     "AwsAccount": ResourceType.AWS_ACCOUNT,
 }
 
@@ -110,6 +154,68 @@ class AsffFindingCore(BaseModel):
     Region: str | None = Field(default=None, max_length=64)
     ProductName: str | None = Field(default=None, max_length=256)
     ProductFields: dict[str, Any] = Field(default_factory=dict)
+    Compliance: dict[str, Any] = Field(default_factory=dict)
+    Workflow: dict[str, Any] = Field(default_factory=dict)
+    WorkflowState: str | None = None
+    RecordState: str | None = None
+
+
+_SECURITY_CONTROL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*\.\d+$")
+# `arn:aws:securityhub:::standards/<path>`, `arn:aws:securityhub:::ruleset/<path>`, or
+# `arn:aws:securityhub:<region>:<account>:control/<path>/<control>`.
+_STANDARD_IN_ARN = re.compile(r"^arn:[^:]+:securityhub:[^:]*:[^:]*:(?:standards|ruleset|subscription|control)/(.+)$")
+
+
+def _standard(fields: dict[str, Any], control_id: str) -> str | None:
+    """The standard a legacy control finding belongs to, as `name/v/version` (from its ARNs)."""
+    for key in ("StandardsArn", "StandardsGuideArn", "StandardsSubscriptionArn", "StandardsControlArn"):
+        match = _STANDARD_IN_ARN.match(text(fields.get(key)) or "")
+        if match:
+            path = match.group(1)
+            if key == "StandardsControlArn" and path.endswith("/" + control_id):
+                path = path[: -len(control_id) - 1]
+            return path.strip("/") or None
+    return None
+
+
+def _identity(item: dict[str, Any], core: AsffFindingCore, types: list[str]) -> tuple[str, str]:
+    """(type, detection): see the module docstring."""
+    consolidated = text(core.Compliance.get("SecurityControlId"))
+    if consolidated:
+        control = clean_field(consolidated, 128)
+        return f"securityhub:control/{control}", control
+    legacy = text(core.ProductFields.get("ControlId")) or text(core.ProductFields.get("RuleId"))
+    if legacy:
+        control = clean_field(legacy, 128)
+        standard = _standard(core.ProductFields, legacy)
+        detection = f"{clean_field(standard, 256)}/{control}" if standard else control
+        if _SECURITY_CONTROL_ID.match(control) or not standard:
+            return f"securityhub:control/{control}", detection
+        return f"securityhub:control/{detection}", detection
+    guardduty_type = attack.guardduty_type_from_asff_types(types)
+    if guardduty_type:
+        finding_type = clean_field(guardduty_type)
+        return finding_type, finding_type
+    vulnerability = next((text(v.get("Id")) for v in dicts(item.get("Vulnerabilities")) if text(v.get("Id"))), None)
+    detection = f"{core.GeneratorId}/{vulnerability}" if vulnerability else core.GeneratorId
+    return clean_field(types[0]), clean_field(detection)
+
+
+def _lifecycle(core: AsffFindingCore) -> tuple[AlertState, str | None]:
+    """(state, reason) from RecordState, Workflow and Compliance: see the module docstring."""
+    record = (core.RecordState or "").upper()
+    workflow = (text(core.Workflow.get("Status")) or "").upper()
+    legacy_workflow = (core.WorkflowState or "").upper()
+    compliance = (text(core.Compliance.get("Status")) or "").upper()
+    if record == "ARCHIVED":
+        return AlertState.RESOLVED, "RecordState ARCHIVED"
+    if workflow in ("RESOLVED", "SUPPRESSED"):
+        return AlertState.RESOLVED, f"Workflow.Status {workflow}"
+    if not workflow and legacy_workflow in ("RESOLVED", "DEFERRED"):
+        return AlertState.RESOLVED, f"WorkflowState {legacy_workflow}"
+    if compliance in ("PASSED", "NOT_AVAILABLE"):
+        return AlertState.RESOLVED, f"Compliance.Status {compliance}"
+    return AlertState.ACTIVE, None
 
 
 def looks_like_finding(obj: dict[str, Any]) -> bool:
@@ -145,6 +251,11 @@ def _resources(core: AsffFindingCore, obs: ObservableCollector) -> list[Resource
             )
         elif kind in (ResourceType.IAM_USER, ResourceType.IAM_ROLE):
             obs.add(ObservableType.PRINCIPAL, arn or ident, f"{base}.Id")
+        elif kind is ResourceType.ECR_IMAGE:
+            image = dig(details, "AwsEcrContainerImage")
+            repository, digest = text(dig(image, "RepositoryName")), text(dig(image, "ImageDigest"))
+            if repository and digest:
+                ident = f"{repository}@{digest}"
         out.append(
             Resource(
                 type=kind,
@@ -230,7 +341,8 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
     if not types:
         raise ItemError(ErrorCode.INVALID, "needs at least one finding type", "Types")
     guardduty_type = attack.guardduty_type_from_asff_types(types)
-    finding_type = clean_field(guardduty_type or types[0])
+    finding_type, detection = _identity(item, core, types)
+    state, state_reason = _lifecycle(core)
     techniques = attack.merge(
         *(attack.techniques_in_text(t) for t in types),
         attack.techniques_for_guardduty_type(guardduty_type) if guardduty_type else (),
@@ -266,6 +378,9 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         resources=resources,
         observables=obs.result(),
         attack_techniques=techniques,
+        state=state,
+        state_reason=state_reason,
+        detection=detection,
         raw=raw,
     )
 
