@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from acso_financial_intelligence.costs.models import Anomaly, CostSummary, Forecast, SecurityFinding, WasteFinding
+from acso_shared.web.params import Day
 
 ForecastSource = Literal["cost_explorer", "local"]
 
@@ -72,11 +73,11 @@ class ImportQuery(_Wire):
 
 class SummaryQuery(_Wire):
     days: int = Field(default=30, ge=1, le=366)
-    end: date | None = Field(default=None, description="last day (inclusive); default: the latest day with data")
+    end: Day | None = Field(default=None, description="last day (inclusive); default: the latest day with data")
 
 
 class AnomalyQuery(_Wire):
-    since: date | None = Field(default=None, description="anomalies still running on or after this day")
+    since: Day | None = Field(default=None, description="anomalies still running on or after this day")
     limit: int = Field(default=100, ge=1, le=500)
 
 

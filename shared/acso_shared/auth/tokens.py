@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -26,7 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from acso_shared.auth.models import AuthMethod, Principal, PrincipalKind, Role, TokenUse
-from acso_shared.errors import Unauthorized, Unavailable, Upstream
+from acso_shared.errors import AcsoError, Unauthorized, Unavailable, Upstream
 
 ALGORITHM: Final = "RS256"
 # A Cognito access token with many groups stays far below this; the cap bounds parsing work.
@@ -261,8 +262,15 @@ class _KeyCache:
         self.attempted_at = self.monotonic()
 
     def store(self, document: Mapping[str, Any]) -> None:
-        self.keys = parse_jwks(document)
+        self.store_keys(parse_jwks(document))
+
+    def store_keys(self, keys: dict[str, RSAKey]) -> None:
+        self.keys = keys
         self.fetched_at = self.monotonic()
+
+    def warm(self) -> bool:
+        """Keys fetched and not yet due for a refresh."""
+        return self.fetched_at is not None and self.monotonic() - self.fetched_at <= self.policy.max_jwks_age_s
 
     def fetch_failed(self, kid: str, err: Exception) -> None:
         """Keep serving a known key through a JWKS outage; without one we cannot decide at all."""
@@ -304,8 +312,9 @@ class TokenVerifier(_VerifierBase):
     """Verifies Cognito JWTs in async services; the JWKS fetch is injected.
 
     `fetch_jwks` returns the JWKS document (`{"keys": [...]}`); the lead backs it with an HTTP GET
-    of the pool's `/.well-known/jwks.json` (or the emulator's). Concurrent requests that meet the
-    same unknown `kid` share one fetch.
+    of the pool's `/.well-known/jwks.json` (or the emulator's). Concurrent requests that need the
+    keys share one fetch and wait for it, at most `fetch_wait_s`, instead of failing while it runs;
+    `ensure_keys` runs the same fetch for `/readyz`, so a service is ready only once it has keys.
     """
 
     def __init__(
@@ -315,10 +324,46 @@ class TokenVerifier(_VerifierBase):
         *,
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
+        fetch_wait_s: float = 10.0,
     ) -> None:
         super().__init__(policy, clock=clock, monotonic=monotonic)
         self._fetch = fetch_jwks
-        self._lock = asyncio.Lock()
+        self._fetch_wait_s = fetch_wait_s
+        self._inflight: asyncio.Task[dict[str, RSAKey]] | None = None
+
+    async def _load(self) -> dict[str, RSAKey]:
+        return parse_jwks(await self._fetch())
+
+    def _loaded(self, task: asyncio.Task[dict[str, RSAKey]]) -> None:
+        # Stored by the task's callback, not by a waiter: the keys land even if every waiter gave up.
+        self._inflight = None
+        if not task.cancelled() and task.exception() is None:
+            self._cache.store_keys(task.result())
+
+    async def _refresh(self, kid: str) -> None:
+        """Fetch the keys once for every request that needs them now (one task, many waiters)."""
+        task = self._inflight
+        if task is None:
+            if not self._cache.needs_fetch(kid):
+                return
+            self._cache.attempt()
+            task = self._inflight = asyncio.create_task(self._load(), name="jwks-fetch")
+            task.add_done_callback(self._loaded)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self._fetch_wait_s)
+        except Upstream:
+            if kid not in self._cache.keys:
+                raise  # a JWKS without a usable key is a misconfiguration, not an outage
+        except Exception as err:
+            self._cache.fetch_failed(kid, err)
+
+    async def ensure_keys(self) -> bool:
+        """Whether signing keys are at hand, fetching them (shared with requests) when there are
+        none yet or they went stale; for `/readyz`."""
+        if not self._cache.warm():
+            with contextlib.suppress(AcsoError):
+                await self._refresh("")
+        return bool(self._cache.keys)
 
     async def verify(self, token: str | None, *, accept: Collection[TokenUse] | None = None) -> Principal:
         """Verify `token` and return its principal, or raise `Unauthorized` with a stable code.
@@ -329,17 +374,8 @@ class TokenVerifier(_VerifierBase):
         if not token:
             raise Unauthorized("token_missing", "a bearer token is required")
         header = _inspect_header(token)
-        if self._cache.needs_fetch(header.kid):
-            async with self._lock:
-                # Another request may have refreshed the keys while this one waited.
-                if self._cache.needs_fetch(header.kid):
-                    self._cache.attempt()
-                    try:
-                        document = await self._fetch()
-                    except Exception as err:
-                        self._cache.fetch_failed(header.kid, err)
-                    else:
-                        self._cache.store(document)
+        if self._inflight is not None or self._cache.needs_fetch(header.kid):
+            await self._refresh(header.kid)
         return self._finish(token, header.kid, accept)
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from acso_shared.errors import Invalid, PayloadTooLarge, UnsupportedMediaType
+from acso_shared.web.text import require_storable_text
 
 HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -111,16 +112,24 @@ def validation_message(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
-    """Validate the JSON body against `model`; errors name the offending fields."""
-    data = await read_json(request)
+def validate_body(data: Any, model: type[ModelT]) -> ModelT:
+    """Validate parsed JSON against a request model: text that cannot be stored is 400
+    `text_invalid` naming the field, anything else the model refuses is 400 `validation_failed`."""
+    require_storable_text(data)
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise Invalid("validation_failed", validation_message(err)) from err
 
 
+async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
+    """Validate the JSON body against `model`; errors name the offending fields."""
+    return validate_body(await read_json(request), model)
+
+
 def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """Validate the query string against `model` (the one query parser: bounds live on the model's
+    fields, see `acso_shared.web.params`; `text_middleware` has refused unstorable text already)."""
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as err:

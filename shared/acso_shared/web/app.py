@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -11,12 +12,13 @@ from pydantic import BaseModel
 from acso_shared.runtime import AgentRuntime
 from acso_shared.tracing import trace_middleware
 from acso_shared.web.api import ApiRouter, Endpoint, json_response
-from acso_shared.web.keys import AGENT_NAME, ENDPOINTS, RUNTIME, SERVICE_VERSION
+from acso_shared.web.keys import AGENT_NAME, ENDPOINTS, RUNTIME, SERVICE_VERSION, TOKEN_VERIFIER
 from acso_shared.web.middlewares import (
     body_limit_middleware,
     error_middleware,
     request_context_middleware,
     security_headers_middleware,
+    text_middleware,
 )
 from acso_shared.web.openapi import build_openapi
 
@@ -51,7 +53,9 @@ def _health_router() -> ApiRouter:
         if runtime.status != "ready":
             checks = {"accepting": False}
         else:
-            checks = await runtime.readiness()
+            # Ready means a request could be served: that needs the token signing keys too.
+            checks, keys = await asyncio.gather(runtime.readiness(), request.app[TOKEN_VERIFIER].ensure_keys())
+            checks["signing_keys"] = keys
         ready = all(checks.values())
         body = Readiness(status="ready" if ready else "not_ready", agent=runtime.agent.value, checks=checks)
         return json_response(body, status=200 if ready else 503)
@@ -71,10 +75,11 @@ def build_service_app(
     extra_middlewares: Iterable[Middleware] = (),
 ) -> web.Application:
     """An aiohttp app for `runtime`'s agent: the shared middlewares, `/healthz`, `/readyz`, `/openapi.json`."""
-    from acso_shared.web.auth import build_auth_middleware, me_router
+    from acso_shared.web.auth import build_auth_middleware, build_token_verifier, me_router
     from acso_shared.web.security import build_cors_middleware
 
     settings = runtime.settings
+    verifier = build_token_verifier(settings)
     endpoints: list[Endpoint] = []
     all_routers = [_health_router(), me_router(), *routers]
     for router in all_routers:
@@ -86,7 +91,8 @@ def build_service_app(
         error_middleware,
         security_headers_middleware,
         body_limit_middleware,
-        build_auth_middleware(runtime, endpoints),
+        text_middleware,
+        build_auth_middleware(runtime, endpoints, verifier),
         *extra_middlewares,
     ]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
@@ -94,12 +100,16 @@ def build_service_app(
     app[AGENT_NAME] = runtime.agent.value
     app[SERVICE_VERSION] = runtime.version
     app[ENDPOINTS] = endpoints
+    app[TOKEN_VERIFIER] = verifier
     for router in all_routers:
         router.register(app)
 
     async def runtime_context(app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
+        # Fetch the signing keys now, so the first requests find them (they would wait for it).
+        prefetch = asyncio.create_task(verifier.ensure_keys(), name="jwks-prefetch")
         yield
+        prefetch.cancel()
         await runtime.stop()
 
     async def on_shutdown(app: web.Application) -> None:

@@ -4,7 +4,8 @@ Every request except the public health/OpenAPI endpoints must carry a Cognito be
 verified against the pool's JWKS (users, and integrations holding client-credentials tokens);
 the route's template is then checked against the permission matrix
 (`acso_shared.auth.permissions`). Unknown routes are denied before they can 404, so route
-existence is not revealed to unauthenticated callers.
+existence is not revealed to unauthenticated callers; an authenticated caller using a method a
+route does not have gets 405 with `Allow`.
 
 Signed webhook routes carry no bearer token: their handler calls `authenticate_webhook`, which
 checks the HMAC signature over the raw body and then authorizes the integration's principal.
@@ -49,6 +50,7 @@ from acso_shared.runtime import AgentRuntime
 from acso_shared.settings import ServiceSettings
 from acso_shared.web.api import ApiRouter, Endpoint, json_response
 from acso_shared.web.keys import RUNTIME
+from acso_shared.web.middlewares import method_not_allowed
 from acso_shared.web.security import build_rate_limiter, source_of
 
 PRINCIPAL_KEY: Final = "acso_principal"
@@ -166,10 +168,10 @@ def request_entry(request: web.Request, principal: Principal, rule: Rule, source
 class _Gate:
     """The state the middleware shares across requests of one app."""
 
-    def __init__(self, runtime: AgentRuntime, limiter: RateLimiter) -> None:
+    def __init__(self, runtime: AgentRuntime, limiter: RateLimiter, verifier: TokenVerifier) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.verifier = build_token_verifier(runtime.settings)
+        self.verifier = verifier
         self.limiter = limiter
         self.audit = AuditLog(runtime.db)
 
@@ -200,9 +202,11 @@ class _Gate:
         return response
 
 
-def build_auth_middleware(runtime: AgentRuntime, endpoints: list[Endpoint]) -> Any:
+def build_auth_middleware(
+    runtime: AgentRuntime, endpoints: list[Endpoint], verifier: TokenVerifier | None = None
+) -> Any:
     """Authenticate, rate-limit, authorize and audit every non-public request."""
-    gate = _Gate(runtime, build_rate_limiter(runtime.settings))
+    gate = _Gate(runtime, build_rate_limiter(runtime.settings), verifier or build_token_verifier(runtime.settings))
     public = {(e.method, e.path) for e in endpoints if e.public}
 
     @web.middleware
@@ -226,6 +230,10 @@ def build_auth_middleware(runtime: AgentRuntime, endpoints: list[Endpoint]) -> A
         gate.limiter.check(principal.subject, source)
         request[PRINCIPAL_KEY] = principal
         request[PRINCIPAL_NAME_KEY] = principal.display_name
+        wrong_method = request.match_info.http_exception
+        if isinstance(wrong_method, web.HTTPMethodNotAllowed):
+            # The caller is authenticated: telling them the route exists with other methods is fine.
+            raise method_not_allowed(request.method, wrong_method.allowed_methods)
         try:
             authorize(principal, request.method, template or request.path)
         except Forbidden:

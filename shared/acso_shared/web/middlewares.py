@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from acso_shared.errors import AcsoError, MethodNotAllowed, NotFound, PayloadTooLarge, TooManyRequests
 from acso_shared.logging import bind_context, clear_context, get_logger
 from acso_shared.web.keys import AGENT_NAME
+from acso_shared.web.text import require_storable_text
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -38,7 +39,19 @@ def error_response(err: AcsoError, request_id: str) -> web.Response:
     response = web.Response(body=body.model_dump_json(), status=err.status, content_type="application/json")
     if isinstance(err, TooManyRequests):
         response.headers["Retry-After"] = str(max(1, round(err.retry_after_s)))
+    allow = err.details.get("allow") if isinstance(err, MethodNotAllowed) else None
+    if allow:
+        response.headers["Allow"] = ", ".join(sorted(allow))
     return response
+
+
+def method_not_allowed(method: str, allowed: set[str] | frozenset[str]) -> MethodNotAllowed:
+    """405 for `method` on a route that exists; the response carries `Allow`."""
+    return MethodNotAllowed(
+        "method_not_allowed",
+        f"{method} is not allowed here; allowed: {', '.join(sorted(allowed))}",
+        details={"allow": sorted(allowed)},
+    )
 
 
 @web.middleware
@@ -86,8 +99,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(PayloadTooLarge("payload_too_large", "request body too large"), request_id)
     except web.HTTPNotFound:
         return error_response(NotFound("route_not_found", f"no route {request.path}"), request_id)
-    except web.HTTPMethodNotAllowed:
-        return error_response(MethodNotAllowed("method_not_allowed", f"{request.method} not allowed"), request_id)
+    except web.HTTPMethodNotAllowed as exc:
+        return error_response(method_not_allowed(request.method, exc.allowed_methods), request_id)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -110,6 +123,17 @@ async def body_limit_middleware(request: web.Request, handler: Any) -> web.Strea
     limit = request.app._client_max_size
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge("payload_too_large", f"body of {request.content_length} bytes exceeds {limit}")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+@web.middleware
+async def text_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse a path or query whose text cannot be stored (a NUL, `/v1/incidents/%00`): 400
+    `text_invalid` naming the parameter, before authentication or any handler sees it."""
+    require_storable_text(request.path, where="path")
+    for key, value in request.query.items():
+        require_storable_text({key: value}, where="query")
     response: web.StreamResponse = await handler(request)
     return response
 
