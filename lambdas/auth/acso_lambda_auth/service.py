@@ -1,15 +1,17 @@
 """The authorization decision: verify the token, check the permission matrix, build the IAM policy.
 
-API Gateway caches a TOKEN authorizer's policy per token and reuses it for every route the token
-calls until the TTL ends, so an Allow policy lists every route the caller may use (not just the
-one asked about): a cached policy then never grants more than the matrix, nor denies a route the
-matrix allows. Every refusal is a Deny policy whose reason goes to the log only.
+API Gateway caches a REST authorizer's policy per token and reuses it for every route the token
+calls until the TTL ends. So a verified token gets an Allow of the whole stage, with its roles as
+context, and the route-level decision stays with the services (they check the same token against
+the same permission matrix and answer 403 or 404 with a reason): a forbidden or unknown route must
+not become a cached Deny that locks the caller out of every route. Only a token that cannot be
+verified is refused here, with a Deny whose reason goes to the log only. WebSocket `$connect`
+still checks the route, since its policy covers that one connection.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,12 +24,11 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from acso_lambda_auth.models import AuthRequest, EventKind
 from acso_shared.auth.models import Principal
-from acso_shared.auth.permissions import MATRIX, authorize, resolve_template
+from acso_shared.auth.permissions import authorize, resolve_template
 from acso_shared.auth.tokens import SyncTokenVerifier, bearer_token
 from acso_shared.errors import AcsoError, Forbidden, Invalid, Upstream
 
 ANONYMOUS = "anonymous"
-_PLACEHOLDER = re.compile(r"\{[^/}]+\}")
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,7 @@ def _rest_policy(request: AuthRequest, principal: Principal) -> dict[str, Any]:
         context=_context(principal),
         partition=arn.partition,
     )
-    for rule in MATRIX:
-        try:
-            authorize(principal, rule.method.value, rule.path)
-        except Forbidden:
-            continue
-        policy.allow_route(rule.method.value, _PLACEHOLDER.sub("*", rule.path))
+    policy.allow_all_routes()
     return policy.asdict()
 
 
@@ -137,11 +133,11 @@ class Authorizer:
         """Allow (with the caller's groups as context) or deny `request`."""
         try:
             principal = self._verifier.verify(bearer_token(request.authorization))
-            template = resolve_template(request.method, request.path)
-            if template is None:
-                raise Forbidden("route_unknown", f"{request.method} {request.path} is not a declared route")
-            authorize(principal, request.method, template)
             if request.kind is EventKind.WEBSOCKET:
+                template = resolve_template(request.method, request.path)
+                if template is None:
+                    raise Forbidden("route_unknown", f"{request.method} {request.path} is not a declared route")
+                authorize(principal, request.method, template)
                 response = _websocket_policy(request, principal)
             else:
                 response = _rest_policy(request, principal)

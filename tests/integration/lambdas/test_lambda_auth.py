@@ -111,33 +111,35 @@ def test_an_analyst_token_is_allowed_to_read_with_groups_in_the_context(stack: T
 
     assert decision.allowed
     response = decision.response
-    assert f"{API}/prod/GET/v1/incidents/*" in allowed_resources(response)
+    assert allowed_resources(response) == {f"{API}/prod/*/*"}
     assert response["context"]["groups"] == "analyst"
     assert response["context"]["kind"] == "user"
     assert response["principalId"] == decision.principal.subject if decision.principal else False
 
 
-def test_the_cached_policy_lists_exactly_the_routes_the_matrix_grants(stack: TestStack) -> None:
+def test_the_cached_policy_allows_the_whole_stage_so_one_route_never_locks_the_token_out(stack: TestStack) -> None:
+    # API Gateway reuses the policy for every route the token calls until the TTL ends.
     response = (
         build_authorizer(settings_for(stack))
         .decide(parse_event(token_event(stack.tokens["analyst"], "GET", "/v1/me")))
         .response
     )
 
-    resources = allowed_resources(response)
-    assert f"{API}/prod/POST/v1/hunts" in resources
-    assert f"{API}/prod/POST/v1/incidents/*/close" not in resources  # responders only
-    assert f"{API}/prod/GET/v1/dlq" not in resources  # operators only
+    assert allowed_resources(response) == {f"{API}/prod/*/*"}
+    assert [e for e, _ in effects(response)] == ["Allow"]
 
 
-def test_an_analyst_is_denied_a_responder_route(stack: TestStack) -> None:
-    decision = build_authorizer(settings_for(stack)).decide(
-        parse_event(token_event(stack.tokens["analyst"], "POST", "/v1/incidents/42/close"))
-    )
+def test_a_verified_token_on_a_route_its_roles_forbid_passes_for_the_service_to_answer_403(stack: TestStack) -> None:
+    # Given an analyst token on a responder-only route, and one on an undeclared path
+    authorizer = build_authorizer(settings_for(stack))
+    forbidden = authorizer.decide(parse_event(token_event(stack.tokens["analyst"], "POST", "/v1/incidents/42/close")))
+    unknown = authorizer.decide(parse_event(token_event(stack.tokens["analyst"], "GET", "/v1/nowhere")))
 
-    assert not decision.allowed
-    assert decision.reason == "forbidden"
-    assert_denied(decision.response)
+    # Then both pass with the roles in the context: the service checks the matrix and answers 403/404
+    for decision in (forbidden, unknown):
+        assert decision.allowed
+        assert decision.response["context"]["groups"] == "analyst"
+        assert allowed_resources(decision.response) == {f"{API}/prod/*/*"}
 
 
 def test_a_request_authorizer_event_allows_a_responder_to_close_an_incident(stack: TestStack) -> None:
@@ -146,7 +148,7 @@ def test_a_request_authorizer_event_allows_a_responder_to_close_an_incident(stac
     decision = build_authorizer(settings_for(stack)).decide(parse_event(event))
 
     assert decision.allowed
-    assert f"{API}/prod/POST/v1/incidents/*/close" in allowed_resources(decision.response)
+    assert allowed_resources(decision.response) == {f"{API}/prod/*/*"}
 
 
 def test_a_websocket_connect_with_the_token_in_the_query_is_allowed(stack: TestStack) -> None:
@@ -214,17 +216,17 @@ def test_the_handler_reads_its_settings_from_the_environment_and_logs_the_reason
     try:
         allowed = auth_handler.handler(token_event(stack.tokens["it_operator"], "GET", "/v1/dlq"), lambda_context)
         denied = auth_handler.handler(
-            token_event(stack.tokens["it_operator"], "POST", "/v1/dlq/x/replay"), lambda_context
+            token_event(stack.tokens["it_operator"][:-4] + "AAAA", "POST", "/v1/dlq/x/replay"), lambda_context
         )
     finally:
         auth_handler.authorizer.cache_clear()
 
-    assert f"{API}/prod/GET/v1/dlq" in allowed_resources(allowed)
+    assert allowed_resources(allowed) == {f"{API}/prod/*/*"}
     assert_denied(denied)
     logs = [r for r in caplog.records if r.name == "acso-auth"]
     assert [(r.getMessage(), getattr(r, "reason", None)) for r in logs] == [
         ("authorization allowed", "allowed"),
-        ("authorization denied", "forbidden"),
+        ("authorization denied", "token_invalid"),
     ]
     assert not any(stack.tokens["it_operator"] in json.dumps(r.__dict__, default=str) for r in logs)
 
