@@ -14,6 +14,7 @@ from acso_shared.alerts import severity
 from acso_shared.alerts.common import ErrorCode, ItemError, ParseContext, invalid_from
 from acso_shared.alerts.models import (
     GENERIC_SCHEMA_ID,
+    AlertState,
     GenericAlert,
     NormalizedAlert,
     ObservableType,
@@ -98,5 +99,7 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         resources=resources,
         observables=obs.result(),
         attack_techniques=sorted(set(alert.attack_techniques)),
+        state=alert.status,
+        state_reason=f"status {alert.status.value}" if alert.status is AlertState.RESOLVED else None,
         raw=raw,
     )

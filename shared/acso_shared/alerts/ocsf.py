@@ -1,5 +1,16 @@
-"""OCSF 1.x Detection Finding (class_uid 2004), posted directly or carried in the `detail.findings`
-of a Security Hub `Findings Imported V2` EventBridge event.
+"""OCSF 1.x findings, posted directly or carried in the `detail.findings` of a Security Hub
+`Findings Imported V2` EventBridge event: Detection Finding (class_uid 2004), Compliance Finding
+(2003, what Security Hub sends for its controls) and the deprecated Security Finding (2001, whose
+finding details are in `finding` rather than `finding_info`).
+
+Identity: `finding_info.uid`. What detected it (`detection`): `finding_info.analytic` (uid, else
+name) qualified by `metadata.product.name`, else `compliance.control`, else the first of
+`finding_info.types`, else the title. A Security Hub control (`compliance.control` in an event
+from Security Hub) is typed `securityhub:control/<control>`, as its ASFF form is.
+
+Lifecycle (`state`): resolved when `status_id` is 3 Suppressed, 4 Resolved, 5 Archived or 6 Deleted
+(or `status` names one of them; OCSF 1.x finding status enum), when a 2001 `state_id` is 3 or 4,
+when `activity_id` is 3 (Close), or when `compliance.status_id` is 1 (Pass).
 
 Read: `finding_info` (uid, title, desc, types, first/last seen, attacks), `severity_id`, `time`,
 `metadata.product`, `cloud` (account, region), `resources[]`, `observables[]` (by `type_id`),
@@ -16,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from acso_shared.alerts import attack, severity
 from acso_shared.alerts.common import ErrorCode, ItemError, ParseContext, dicts, dig, invalid_from, parse_time, text
 from acso_shared.alerts.models import (
+    AlertState,
     NormalizedAlert,
     ObservableType,
     Resource,
@@ -28,6 +40,15 @@ from acso_shared.alerts.resources import resource_id, resource_kind
 from acso_shared.alerts.text import clean_description, clean_field, clean_title
 
 DETECTION_FINDING_CLASS_UID = 2004
+SECURITY_FINDING_CLASS_UID = 2001
+COMPLIANCE_FINDING_CLASS_UID = 2003
+_FORMAT_BY_CLASS = {
+    DETECTION_FINDING_CLASS_UID: SourceFormat.OCSF_DETECTION_FINDING,
+    SECURITY_FINDING_CLASS_UID: SourceFormat.OCSF_SECURITY_FINDING,
+    COMPLIANCE_FINDING_CLASS_UID: SourceFormat.OCSF_COMPLIANCE_FINDING,
+}
+_RESOLVED_STATUS = {3: "Suppressed", 4: "Resolved", 5: "Archived", 6: "Deleted"}
+_RESOLVED_STATE = {3: "Suppressed", 4: "Resolved"}
 
 # OCSF observable type_id -> our type. 8 (Hash) and 10 (Resource UID) are classified by value.
 _OBSERVABLE_TYPES: dict[int, ObservableType] = {
@@ -75,6 +96,48 @@ class DetectionFindingCore(BaseModel):
     resources: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
     observables: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
     attacks: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+    compliance: dict[str, Any] = Field(default_factory=dict)
+    status_id: int | None = None
+    status: str | None = Field(default=None, max_length=64)
+    state_id: int | None = None
+    activity_id: int | None = None
+
+
+def _lifecycle(core: DetectionFindingCore) -> tuple[AlertState, str | None]:
+    """(state, reason) from the finding status, the 2001 state, the activity and the compliance result."""
+    if core.status_id in _RESOLVED_STATUS:
+        return AlertState.RESOLVED, f"status_id {core.status_id} ({_RESOLVED_STATUS[core.status_id]})"
+    status = (core.status or "").strip().capitalize()
+    if core.status_id in (None, 0, 99) and status in _RESOLVED_STATUS.values():
+        return AlertState.RESOLVED, f"status {status}"
+    if core.class_uid == SECURITY_FINDING_CLASS_UID and core.state_id in _RESOLVED_STATE:
+        return AlertState.RESOLVED, f"state_id {core.state_id} ({_RESOLVED_STATE[core.state_id]})"
+    if core.activity_id == 3:
+        return AlertState.RESOLVED, "activity_id 3 (Close)"
+    compliance_id = core.compliance.get("status_id")
+    compliance_status = (text(core.compliance.get("status")) or "").lower()
+    if compliance_id == 1 or (compliance_id in (None, 0, 99) and compliance_status in ("pass", "passed")):
+        return AlertState.RESOLVED, "compliance.status_id 1 (Pass)"
+    return AlertState.ACTIVE, None
+
+
+def _identity(core: DetectionFindingCore, types: list[str], source: str) -> tuple[str, str] | None:
+    """(type, detection): see the module docstring; None when nothing names what was detected."""
+    info = core.finding_info
+    analytic = text(dig(info.analytic, "uid")) or text(dig(info.analytic, "name"))
+    control = text(core.compliance.get("control"))
+    product = text(dig(core.metadata, "product", "name"))
+    first = types[0] if types else None
+    if control and (source == "aws.securityhub" or (product or "").lower() == "security hub"):
+        control = clean_field(control, 128)
+        return f"securityhub:control/{control}", control
+    if analytic:
+        detection = clean_field(f"{product}/{analytic}" if product else analytic)
+        return clean_field(first or text(dig(info.analytic, "name")) or analytic), detection
+    for candidate in (control, first, info.title):
+        if candidate:
+            return clean_field(first or candidate), clean_field(candidate)
+    return None
 
 
 def looks_like_ocsf(obj: dict[str, Any]) -> bool:
@@ -178,28 +241,36 @@ def _observables(item: dict[str, Any], core: DetectionFindingCore, obs: Observab
 def parse(
     item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: dict[str, Any], source: str = "ocsf"
 ) -> NormalizedAlert:
-    """Normalise one OCSF Detection Finding; `source` is `aws.securityhub` for Security Hub v2 events."""
+    """Normalise one OCSF finding (2001, 2003 or 2004); `source` is `aws.securityhub` for Security Hub v2 events."""
+    if item.get("class_uid") == SECURITY_FINDING_CLASS_UID and "finding_info" not in item:
+        # OCSF 1.0 Security Finding: the same finding details, under `finding`.
+        item = {**item, "finding_info": item.get("finding")}
     try:
         core = DetectionFindingCore.model_validate(item)
     except ValidationError as err:
         raise invalid_from(err, "OCSF Detection Finding") from None
-    if core.class_uid != DETECTION_FINDING_CLASS_UID:
+    if core.class_uid not in _FORMAT_BY_CLASS:
         raise ItemError(
             ErrorCode.FORMAT_UNKNOWN,
-            f"OCSF class_uid {core.class_uid} is not accepted; only Detection "
-            f"Finding ({DETECTION_FINDING_CLASS_UID}) is",
+            f"OCSF class_uid {core.class_uid} is not accepted; only Detection Finding "
+            f"({DETECTION_FINDING_CLASS_UID}), Compliance Finding ({COMPLIANCE_FINDING_CLASS_UID}) and "
+            f"Security Finding ({SECURITY_FINDING_CLASS_UID}) are",
             "class_uid",
         )
+    if fmt is SourceFormat.OCSF_DETECTION_FINDING:
+        fmt = _FORMAT_BY_CLASS[core.class_uid]
     info = core.finding_info
     types = [t for t in info.types if isinstance(t, str) and t.strip()]
-    analytic_name = text(dig(info.analytic, "name"))
-    finding_type = types[0] if types else analytic_name or info.title
-    if not finding_type:
+    identity = _identity(core, types, source)
+    if identity is None:
         raise ItemError(
             ErrorCode.INVALID,
-            "needs finding_info.types, finding_info.analytic.name or finding_info.title to know what was detected",
+            "needs finding_info.types, finding_info.analytic, compliance.control or finding_info.title "
+            "to know what was detected",
             "finding_info",
         )
+    finding_type, detection = identity
+    state, state_reason = _lifecycle(core)
     guardduty_types = [t for t in types if attack.is_guardduty_type(t)]
     techniques = attack.merge(
         _techniques(core.attacks),
@@ -230,7 +301,7 @@ def parse(
         product=clean_field(product, 256) if product else None,
         title=clean_title(info.title or finding_type),
         description=clean_description(info.desc or core.message or ""),
-        type=clean_field(finding_type),
+        type=finding_type,
         severity=severity.from_ocsf(core.severity_id, core.severity),
         occurred_at=event_time,
         first_seen=first,
@@ -240,5 +311,8 @@ def parse(
         resources=resources,
         observables=obs.result(),
         attack_techniques=techniques,
+        state=state,
+        state_reason=state_reason,
+        detection=detection,
         raw=raw,
     )

@@ -5,12 +5,26 @@ The row's field names depend on the search, so we read the Splunk CIM names (`sr
 `user`, `file_hash`...), the CloudTrail names Splunk's AWS add-on extracts (`userIdentity.arn`,
 `userIdentity.accessKeyId`, `sourceIPAddress`...) and ES names (`urgency`, `rule_title`,
 `annotations.mitre_attack`). Multi-value fields arrive as JSON lists and are all read.
+
+Identity: one search run (`sid`) sends one webhook per result row, so an alert is the `sid` plus
+its row: the row's event address (`_cd`, index and offset) or result number (`_serial`) when the
+search kept them, else a digest of the row. A redelivery of the same row is the same alert.
+`detection` is the `search_name` (the saved search that fired), so two rows of one search on one
+host are repeats, and two searches on one host are distinct alerts.
+
+Mapping of the CIM's common fields: `host` (the machine that logged the event; not for API-pulled
+sourcetypes such as `aws:cloudtrail`, where it names the collector), `dest` and `dest_host` become
+`host` resources when they are host names; `src_ip`, `dest_ip` and IP-valued `src`/`dest` become
+IP observables; `user`, `src_user` and `user_name` principals; `_raw` is the description when the
+row carries no description field (it is appended otherwise) and its IP addresses are observables;
+`severity`, else `urgency`, the severity. Splunk alerts carry no lifecycle: they are always active.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -71,6 +85,14 @@ _TITLE_FIELDS = ("rule_title", "rule_name", "signature")
 _DESCRIPTION_FIELDS = ("description", "rule_description", "message")
 _SEVERITY_FIELDS = ("severity", "urgency")
 _BUCKET_FIELDS = ("bucketName", "requestParameters.bucketName")
+_HOST_FIELDS = ("host", "dest", "dest_host")
+# Sourcetypes pulled from cloud APIs: their `host` is the collector (a heavy forwarder, an add-on
+# input name), shared by every event, so it would chain unrelated alerts together.
+_COLLECTOR_SOURCETYPES = ("aws:", "azure:", "gcp:", "google:", "o365:", "ms:o365:", "ms:aad:", "okta:", "github:")
+_HOST_NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]{0,252})$")
+_RAW_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_RAW_SCAN_MAX = 16384
+_ROW_ID_FIELDS = ("_cd", "_serial")
 # A row names no primary resource; the most specific target goes first.
 _RESOURCE_PRIORITY = (ResourceType.EC2_INSTANCE, ResourceType.S3_BUCKET, ResourceType.IAM_ACCESS_KEY, ResourceType.HOST)
 
@@ -107,6 +129,36 @@ def _first(row: dict[str, Any], fields: tuple[str, ...]) -> str | None:
     return None
 
 
+def _host(value: str) -> str | None:
+    """A host name (single-label names included), or None for IPs and anything else."""
+    lowered = value.strip().lower().rstrip(".")
+    if not _HOST_NAME.match(lowered) or normalise(ObservableType.IP, lowered) is not None:
+        return None
+    return lowered
+
+
+def _hosts(row: dict[str, Any]) -> list[Resource]:
+    sourcetype = (_first(row, ("sourcetype",)) or "").lower()
+    found: list[Resource] = []
+    for field in _HOST_FIELDS:
+        if field == "host" and sourcetype.startswith(_COLLECTOR_SOURCETYPES):
+            continue
+        for value in _values(row, field):
+            host = _host(value)
+            if host is not None:
+                found.append(Resource(type=ResourceType.HOST, id=host, name=host))
+    return found
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    """What tells this result row apart from the search run's other rows (see the module docstring)."""
+    for field in _ROW_ID_FIELDS:
+        value = _first(row, (field,))
+        if value:
+            return f"{field}={clean_field(value, 128)}"
+    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: dict[str, Any]) -> NormalizedAlert:
     """Normalise one Splunk webhook body."""
     try:
@@ -130,11 +182,11 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
     for field in _BUCKET_FIELDS:
         for value in _values(row, field):
             resources.append(Resource(type=ResourceType.S3_BUCKET, id=clean_field(value, 255)))
-    for field in ("dest", "dest_host"):
-        for value in _values(row, field):
-            host = normalise(ObservableType.DOMAIN, value)
-            if host is not None:
-                resources.append(Resource(type=ResourceType.HOST, id=host, name=host))
+    resources.extend(_hosts(row))
+    raw_event = _first(row, ("_raw",))
+    if raw_event:
+        for i, address in enumerate(_RAW_IPV4.findall(raw_event[:_RAW_SCAN_MAX])[:50]):
+            obs.add(ObservableType.IP, address, f"result._raw (address {i})")
     unique: dict[tuple[ResourceType, str], Resource] = {}
     for res in sorted(resources, key=lambda r: _RESOURCE_PRIORITY.index(r.type)):
         unique.setdefault((res.type, res.id), res)
@@ -154,18 +206,21 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
     finding_type = clean_field(search or _first(row, _TITLE_FIELDS) or "splunk_adhoc_search")
     title = _first(row, _TITLE_FIELDS) or search or f"Splunk alert {hook.sid}"
     # One search run (sid) can send one webhook per result row: the row is part of the identity.
-    row_digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    source_id = f"{hook.sid}:{_row_key(row)}"
+    description = _first(row, _DESCRIPTION_FIELDS) or ""
+    if raw_event:
+        description = f"{description}\n\n_raw: {raw_event}" if description else raw_event
     account = _first(row, ("aws_account_id", "recipientAccountId", "vendor_account"))
     region = _first(row, ("awsRegion", "aws_region", "vendor_region"))
 
     return NormalizedAlert(
-        alert_id=alert_id_for(SOURCE, f"{hook.sid}:{row_digest}"),
+        alert_id=alert_id_for(SOURCE, source_id),
         source=SOURCE,
         source_format=fmt,
-        source_id=hook.sid,
+        source_id=source_id,
         product="Splunk",
         title=clean_title(title),
-        description=clean_description(_first(row, _DESCRIPTION_FIELDS) or ""),
+        description=clean_description(description),
         type=finding_type,
         severity=sev,
         occurred_at=occurred,
@@ -176,5 +231,6 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         resources=list(unique.values()),
         observables=obs.result(),
         attack_techniques=techniques,
+        detection=finding_type,
         raw=raw,
     )

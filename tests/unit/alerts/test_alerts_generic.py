@@ -87,3 +87,25 @@ def test_a_malformed_typed_resource_id_is_rejected(payload):
 
     with pytest.raises(Invalid, match=r"resources\[0\]\.id"):
         normalize_payload(alert)
+
+
+def test_a_generic_alert_may_say_it_is_resolved(payload):
+    alert = payload("generic_alert.json")
+    alert["status"] = "resolved"
+
+    (normalized,) = normalize_payload(alert)
+
+    assert (normalized.state, normalized.state_reason) == ("resolved", "status resolved")
+
+
+def test_a_generic_alert_is_active_unless_it_says_otherwise(normalize_one):
+    assert normalize_one("generic_alert.json").state == "active"
+
+
+@pytest.mark.parametrize("account", ["12345678901", "1234567890123", "12345678901a", "arn:aws:iam::1:root"])
+def test_a_generic_account_id_must_be_twelve_digits(payload, account):
+    alert = payload("generic_alert.json")
+    alert["account_id"] = account
+
+    with pytest.raises(Invalid, match=r"account_id"):
+        normalize_payload(alert)

@@ -83,3 +83,43 @@ def test_two_rows_of_one_search_run_are_two_alerts_but_a_redelivery_is_the_same(
 
     assert a.alert_id != b.alert_id
     assert a.alert_id == again.alert_id
+
+
+def test_host_and_dest_become_host_resources_and_raw_ips_observables(payload):
+    hook = payload("splunk_webhook.json")
+    hook["result"].update(
+        sourcetype="WinEventLog:Security",
+        host="WKS-0042",
+        dest="10.0.5.17",
+        _raw="An account failed to log on. Source Network Address: 203.0.113.50 Port: 51234",
+    )
+    del hook["result"]["description"]
+
+    (alert,) = normalize_payload(hook)
+
+    assert (ResourceType.HOST, "wks-0042") in {(r.type, r.id) for r in alert.resources}
+    assert "10.0.5.17" in alert.observables_of(ObservableType.IP)
+    assert "203.0.113.50" in alert.observables_of(ObservableType.IP)
+    assert alert.description.startswith("An account failed to log on.")
+
+
+def test_the_collector_host_of_an_api_sourcetype_is_not_a_resource(payload):
+    hook = payload("splunk_webhook.json")
+    hook["result"]["host"] = "splunk-hf-01"
+
+    (alert,) = normalize_payload(hook)
+
+    assert all(r.type is not ResourceType.HOST for r in alert.resources)
+
+
+def test_the_row_s_event_address_identifies_it_within_the_search_run(payload):
+    first = payload("splunk_webhook.json")
+    first["result"]["_cd"] = "42:1337"
+    changed = payload("splunk_webhook.json")
+    changed["result"].update(_cd="42:1337", count="4")
+
+    a, b = normalize_payload([first, changed])
+
+    assert a.source_id == f"{first['sid']}:_cd=42:1337"
+    assert a.alert_id == b.alert_id
+    assert a.detection == "AWS - Console Login From Tor Exit Node"
