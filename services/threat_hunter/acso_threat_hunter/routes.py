@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from acso_shared.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
+from acso_shared.hunting.pack_store import ImportReport
 from acso_shared.web.api import ApiRouter, json_response, parse_body, parse_query, read_json, validation_message
 from acso_shared.web.auth import principal_of
 from acso_threat_hunter.hunting.models import (
@@ -16,6 +17,7 @@ from acso_threat_hunter.hunting.models import (
     HuntRequest,
     HuntUploadQuery,
     RuleCreate,
+    RuleImportQuery,
     RuleList,
     RuleListQuery,
     RuleOut,
@@ -168,14 +170,14 @@ async def search(request: web.Request) -> web.Response:
 @router.route("GET", "/v1/rules", summary="Built-in and user Sigma rules", query=RuleListQuery, response=RuleList)
 async def list_rules(request: web.Request) -> web.Response:
     query = parse_query(request, RuleListQuery)
-    rules = await request.app[COMPONENTS].rules.rules(source=query.source, enabled=query.enabled)
+    rules = await request.app[COMPONENTS].rules.rules(source=query.source, enabled=query.enabled, pack=query.pack)
     return json_response(RuleList(items=[r.out() for r in rules], total=len(rules)))
 
 
 @router.route(
     "POST",
     "/v1/rules",
-    summary="Upload a Sigma rule: JSON {yaml, enabled} or the YAML itself (application/yaml)",
+    summary="Upload a Sigma rule: JSON {yaml, enabled} or the YAML itself (application/yaml); lint findings come back",
     request=RuleCreate,
     response=RuleOut,
     status=201,
@@ -195,6 +197,42 @@ async def create_rule(request: web.Request) -> web.Response:
         body.yaml, enabled=body.enabled, created_by=principal.username or principal.subject
     )
     return json_response(rule.out(), status=201)
+
+
+@router.route(
+    "POST",
+    "/v1/rules/imports",
+    summary="Import a community pack (a SigmaHQ release: zip or tar body); one result per rule file",
+    query=RuleImportQuery,
+    response=ImportReport,
+    status=201,
+    errors=(400, 413),
+)
+async def import_rules(request: web.Request) -> web.Response:
+    query = parse_query(request, RuleImportQuery)
+    principal = principal_of(request)
+    report = await request.app[COMPONENTS].rules.import_pack(
+        await _raw_body(request),
+        pack=query.pack,
+        version=query.version,
+        enabled=query.enabled,
+        requested_by=principal.username or principal.subject,
+    )
+    response = json_response(report, status=201)
+    response.headers["Location"] = f"/v1/rules/imports/{report.id}"
+    return response
+
+
+@router.route(
+    "GET",
+    "/v1/rules/imports/{id}",
+    summary="The report of a pack import",
+    response=ImportReport,
+    errors=(404,),
+)
+async def get_rule_import(request: web.Request) -> web.Response:
+    import_id = _uuid(request.match_info["id"], "rule_import_not_found")
+    return json_response(await request.app[COMPONENTS].rules.get_import(import_id))
 
 
 @router.route(

@@ -115,6 +115,8 @@ MATRIX: Final[tuple[Rule, ...]] = (
     _r(G, "/v1/rules", "rules.read", EVERYONE),
     _r(P, "/v1/rules", "rules.write", RESPONDERS),
     _r(PA, "/v1/rules/{id}", "rules.write", RESPONDERS),
+    _r(P, "/v1/rules/imports", "rules.write", RESPONDERS),
+    _r(G, "/v1/rules/imports/{id}", "rules.read", EVERYONE),
     _r(P, "/v1/hunts", "hunts.run", HUNTERS),
     _r(G, "/v1/hunts/{id}", "hunts.read", EVERYONE),
     _r(P, "/v1/operations", "operations.run", OPERATORS),

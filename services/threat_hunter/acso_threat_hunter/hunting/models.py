@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from acso_shared.hunting.lint import LintFinding
 from acso_shared.hunting.models import Level, RuleError, RuleKind
 
 MAX_KEYS = 1000
@@ -17,6 +18,7 @@ MAX_KEYS = 1000
 class RuleSource(StrEnum):
     BUILTIN = "builtin"
     USER = "user"
+    IMPORTED = "imported"
 
 
 class RuleCreate(BaseModel):
@@ -48,6 +50,12 @@ class RuleOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     errors: list[RuleError] = Field(default_factory=list, description="Compile errors and the last hunt's failures")
+    lint: list[LintFinding] = Field(
+        default_factory=list, description="What lint found: fields CloudTrail lacks, conditions that never hold"
+    )
+    pack: str | None = Field(default=None, description="The community pack an imported rule came from")
+    pack_version: str | None = None
+    file: str | None = Field(default=None, description="The rule's file inside its pack")
 
 
 class RuleList(BaseModel):
@@ -60,6 +68,17 @@ class RuleListQuery(BaseModel):
 
     source: RuleSource | None = None
     enabled: bool | None = None
+    pack: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class RuleImportQuery(BaseModel):
+    """`POST /v1/rules/imports` query: the pack is the body (a zip or tar of Sigma rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pack: str = Field(default="sigmahq", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
+    version: str | None = Field(default=None, min_length=1, max_length=100, description="Default: version.txt")
+    enabled: bool = True
 
 
 class S3Source(BaseModel):

@@ -7,20 +7,25 @@ no longer compiles keeps its row with the error and is left out of hunts; it nev
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 from acso_shared.errors import AcsoError, Conflict, Invalid, NotFound
 from acso_shared.hunting.compiler import CompiledRule, compile_rule
 from acso_shared.hunting.correlation import CorrelationRule
+from acso_shared.hunting.lint import LintFinding, lint_text
 from acso_shared.hunting.models import RuleError, RuleErrorStage
 from acso_shared.hunting.pack import RulePack, builtin_rule_texts
+from acso_shared.hunting.pack_store import ImportReport, get_import, store_import
+from acso_shared.hunting.packs import import_pack, read_pack
 from acso_shared.logging import get_logger
 
 from .models import RuleOut, RuleSource
@@ -49,6 +54,10 @@ class StoredRule:
     updated_at: datetime
     errors: tuple[RuleError, ...]
     compiled: CompiledRule | None
+    lint: tuple[LintFinding, ...] = ()
+    pack: str | None = None
+    pack_version: str | None = None
+    file: str | None = None
 
     def out(self) -> RuleOut:
         meta = self.compiled.meta if self.compiled is not None else None
@@ -64,6 +73,10 @@ class StoredRule:
             created_at=self.created_at,
             updated_at=self.updated_at,
             errors=list(self.errors),
+            lint=list(self.lint),
+            pack=self.pack,
+            pack_version=self.pack_version,
+            file=self.file,
         )
 
 
@@ -131,15 +144,22 @@ class RuleLibrary:
             updated_at=row["updated_at"],
             errors=errors,
             compiled=compiled,
+            lint=tuple(LintFinding.model_validate(f) for f in (row["lint"] or ())),
+            pack=row["pack"],
+            pack_version=row["pack_version"],
+            file=row["file"],
         )
 
-    async def rules(self, *, source: RuleSource | None = None, enabled: bool | None = None) -> list[StoredRule]:
+    async def rules(
+        self, *, source: RuleSource | None = None, enabled: bool | None = None, pack: str | None = None
+    ) -> list[StoredRule]:
         """Rules in (source, title) order, optionally filtered."""
         rows = await self._pool.fetch(
             "SELECT * FROM hunt_rules WHERE ($1::text IS NULL OR source = $1) AND ($2::bool IS NULL OR enabled = $2) "
-            "ORDER BY source, title, id",
+            "AND ($3::text IS NULL OR pack = $3) ORDER BY source, title, id",
             source.value if source else None,
             enabled,
+            pack,
         )
         return [self._stored(r) for r in rows]
 
@@ -151,7 +171,8 @@ class RuleLibrary:
         return self._stored(row)
 
     async def create(self, text: str, *, enabled: bool, created_by: str | None) -> StoredRule:
-        """Compile and store a user rule: `Invalid` (sigma_invalid/sigma_unsupported) or `Conflict` (rule_exists)."""
+        """Compile, lint and store a user rule: `Invalid` (sigma_invalid/sigma_unsupported/sigma_regex_unsupported)
+        or `Conflict` (rule_exists). Lint findings are stored and returned; they never block the upload."""
         compiled = self._compile(text)
         if isinstance(compiled, AcsoError):
             # A fresh error per request: the cached one is shared.
@@ -164,18 +185,32 @@ class RuleLibrary:
         for other in await self.rules():
             if other.compiled is not None and set(rule_ids_of(other.compiled)) & set(ids):
                 raise Conflict("rule_exists", f"rule {other.id} already defines one of the ids {', '.join(ids)}")
+        lint = [f.model_dump(mode="json") for f in lint_text(text)]
         row = await self._pool.fetchrow(
-            "INSERT INTO hunt_rules (id, title, yaml, enabled, source, created_by) VALUES ($1, $2, $3, $4, 'user', $5) "
-            "ON CONFLICT (id) DO NOTHING RETURNING *",
+            "INSERT INTO hunt_rules (id, title, yaml, enabled, source, created_by, lint) "
+            "VALUES ($1, $2, $3, $4, 'user', $5, $6) ON CONFLICT (id) DO NOTHING RETURNING *",
             compiled.meta.id,
             compiled.meta.title,
             text,
             enabled,
             created_by,
+            lint,
         )
         if row is None:
             raise Conflict("rule_exists", f"a rule with id {compiled.meta.id} already exists")
         return self._stored(row)
+
+    async def import_pack(
+        self, data: bytes, *, pack: str, version: str | None, enabled: bool, requested_by: str | None
+    ) -> ImportReport:
+        """Import a zip or tar of Sigma rules (sorting runs off the event loop); one result per file."""
+        contents = await asyncio.to_thread(read_pack, data)
+        outcome = await asyncio.to_thread(import_pack, contents, version=version)
+        return await store_import(self._pool, pack, outcome, enabled=enabled, requested_by=requested_by)
+
+    async def get_import(self, import_id: UUID) -> ImportReport:
+        """An import's report."""
+        return await get_import(self._pool, import_id)
 
     async def set_enabled(self, rule_id: str, enabled: bool) -> StoredRule:
         """Enable or disable a rule (built-in or user)."""
