@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from acso_shared.local.processes import port_in_use
+from acso_shared.local.processes import pid_alive, port_in_use, process_cmdline
 
 SYSTEM_USER = "embedded_postgres"
 
@@ -97,6 +97,24 @@ class EmbeddedPostgres:
             **self._run_as(),  # type: ignore[call-overload]
         )
 
+    def running_pid(self) -> int | None:
+        """The pid of a PostgreSQL server running on this data directory (e.g. left by a killed launcher)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        argv = process_cmdline(pid) if pid_alive(pid) else None
+        if not argv or not any("postgres" in part for part in argv):
+            return None
+        return pid
+
+    def stop_stale(self) -> int | None:
+        """Stop a server left running on this data directory; its pid, or None when there was none."""
+        pid = self.running_pid()
+        if pid is not None:
+            self.stop()
+        return pid
+
     async def ensure_database(self, name: str = "acso") -> None:
         connection = await asyncpg.connect(self.dsn("postgres"))
         try:
@@ -105,3 +123,30 @@ class EmbeddedPostgres:
                 await connection.execute(f'CREATE DATABASE "{name}"')
         finally:
             await connection.close()
+
+    async def recreate_database(self, name: str = "acso") -> None:
+        """Drop the database and create it empty."""
+        connection = await asyncpg.connect(self.dsn("postgres"))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+
+async def has_acso_schema(dsn: str) -> bool:
+    """Whether the database at `dsn` holds ACSO's tables already (migrations were applied to it)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        return bool(await connection.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL"))
+    finally:
+        await connection.close()
+
+
+async def reset_schema(dsn: str) -> None:
+    """Remove everything in the database's public schema (a database the launcher does not own)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await connection.close()

@@ -1,7 +1,17 @@
 """The launcher behind `make run`: emulator, database, resources, migrations, the five agents.
 
-Like ECS would, it restarts an agent process that dies, and on Ctrl-C/SIGTERM it stops the agents
-first (each drains its in-flight messages), then PostgreSQL, then the emulator.
+Like ECS would, it restarts an agent process that dies, and on Ctrl-C/SIGTERM/SIGHUP it stops the
+agents first (each drains its in-flight messages), then PostgreSQL, then the emulator, which saves
+its state. The next start restores that state, so the Cognito pool (its id, clients, users and
+their `sub`s), the instances, keys, buckets, queues and messages the database refers to are all
+still there, and tokens issued before the restart still verify. When there is no state to restore
+(first start, `fresh`, an emulator that could not save), the launcher says so and resets the
+database with it, so nothing in it names resources that no longer exist.
+
+The emulator and the agents die with the launcher (a parent-death signal); PostgreSQL runs as a
+daemon. Whatever a killed launcher still left running on this data directory (found through the
+pid records in `run/pids/` and `postgres/postmaster.pid`, checked against each process's command
+line) is stopped by the next start, which says so.
 """
 
 from __future__ import annotations
@@ -25,8 +35,18 @@ from acso_shared.aws.clients import AwsClientFactory
 from acso_shared.db import apply_migrations
 from acso_shared.db.registry import all_migrations
 from acso_shared.local.emulator import MotoServer
-from acso_shared.local.postgres import EmbeddedPostgres
-from acso_shared.local.processes import pid_alive, port_in_use, read_pid, stop_process, wait_for_http
+from acso_shared.local.postgres import EmbeddedPostgres, has_acso_schema, reset_schema
+from acso_shared.local.processes import (
+    die_with_parent,
+    pid_alive,
+    port_in_use,
+    read_pid,
+    remove_pid_record,
+    stop_process,
+    stop_stale_children,
+    wait_for_http,
+    write_pid_record,
+)
 from acso_shared.provision import ProvisionedStack, Provisioner
 from acso_shared.resources import Agent
 from acso_shared.settings import REPO_ROOT, AcsoSettings
@@ -47,10 +67,15 @@ class LauncherSettings(AcsoSettings):
     ready_timeout_s: float = 90.0
     restart_crashed: bool = True
     service_env: dict[str, str] = Field(default_factory=dict)
+    fresh: bool = Field(default=False, description="Start from nothing: no emulator state, an empty database")
 
     @property
     def run_dir(self) -> Path:
         return self.data_dir / "run"
+
+    @property
+    def emulator_state_path(self) -> Path:
+        return self.data_dir / "emulator" / "state.pickle"
 
     def port_of(self, agent: Agent) -> int:
         return self.base_port + list(Agent).index(agent)
@@ -62,6 +87,7 @@ class ServiceProcess:
     port: int
     env: dict[str, str]
     log_path: Path
+    run_dir: Path
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = field(default_factory=time.monotonic)
@@ -72,14 +98,17 @@ class ServiceProcess:
 
     def start(self) -> None:
         log = self.log_path.open("ab")
+        argv = [sys.executable, "-m", f"acso_{self.agent.value}"]
         self.process = subprocess.Popen(  # noqa: S603 - our own module
-            [sys.executable, "-m", f"acso_{self.agent.value}"],
+            argv,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # started and restarted from the main thread only
         )
         log.close()
+        write_pid_record(self.run_dir, self.agent.value, self.process.pid, argv)
         self.started_at = time.monotonic()
 
 
@@ -88,7 +117,12 @@ class LocalStack:
         self.settings = settings
         self.run_dir = settings.run_dir
         self.logs_dir = settings.data_dir / "logs"
-        self.emulator = MotoServer(settings.emulator_port, log_path=self.logs_dir / "emulator.log")
+        self.emulator = MotoServer(
+            settings.emulator_port,
+            log_path=self.logs_dir / "emulator.log",
+            state_path=settings.emulator_state_path,
+            pids_dir=self.run_dir / "pids",
+        )
         self.postgres: EmbeddedPostgres | None = None
         self.services: dict[Agent, ServiceProcess] = {}
         self.stack: ProvisionedStack | None = None
@@ -105,12 +139,28 @@ class LocalStack:
                 f"ACSO is already running (launcher pid {pid}; supervisor at {url}).\n"
                 f"Stop it with Ctrl-C in its terminal or `kill {pid}`, then run again."
             )
+        self.stop_stale()
         busy = [p for p in self._ports() if port_in_use(p)]
         if busy:
             raise SystemExit(
                 f"Port(s) {', '.join(map(str, busy))} are in use by another program. "
                 "Free them or choose others with ACSO_EMULATOR_PORT, ACSO_BASE_PORT and ACSO_POSTGRES_PORT."
             )
+
+    def stop_stale(self) -> list[str]:
+        """Stop what a killed launcher left running on this data directory; say what it was."""
+        stopped = [f"{r.name} (pid {r.pid})" for r in stop_stale_children(self.run_dir)]
+        if not self.settings.database_url:
+            pid = EmbeddedPostgres(self.settings.data_dir / "postgres", self.settings.postgres_port).stop_stale()
+            if pid is not None:
+                stopped.append(f"postgresql (pid {pid})")
+        if stopped:
+            print(
+                f"[acso] an earlier launcher of {self.settings.data_dir} was killed; stopped what it left running: "
+                + ", ".join(stopped),
+                flush=True,
+            )
+        return stopped
 
     def _ports(self) -> list[int]:
         ports = [self.settings.emulator_port, *(self.settings.port_of(a) for a in Agent)]
@@ -123,7 +173,12 @@ class LocalStack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "launcher.pid").write_text(str(os.getpid()))
+        if self.settings.fresh:
+            self.settings.emulator_state_path.unlink(missing_ok=True)
+            (self.run_dir / "stack.json").unlink(missing_ok=True)
         self.emulator.start()
+        assert self.emulator.pid is not None
+        write_pid_record(self.run_dir, "emulator", self.emulator.pid, self.emulator.argv)
         if self.settings.database_url:
             self.database_url = self.settings.database_url
         else:
@@ -131,9 +186,37 @@ class LocalStack:
             self.postgres.start()
             asyncio.run(self.postgres.ensure_database("acso"))
             self.database_url = self.postgres.dsn("acso")
+        self._match_database_to_emulator()
         self.stack = asyncio.run(self._provision_and_migrate())
         (self.run_dir / "stack.json").write_text(self.stack.to_json())
         os.chmod(self.run_dir / "stack.json", 0o600)
+
+    def _match_database_to_emulator(self) -> None:
+        """The database keeps only what the emulator kept: reset it when the emulator starts fresh."""
+        restore = self.emulator.restore
+        if restore.get("restored"):
+            print(f"[acso] emulator state restored from the last run ({self.settings.emulator_state_path})", flush=True)
+            if not self.settings.fresh:
+                return
+        if not asyncio.run(has_acso_schema(self.database_url)):
+            return  # an empty database: nothing in it can name a resource the emulator lost
+        why = "FRESH was asked for" if self.settings.fresh else str(restore.get("reason", "no saved state"))
+        if self.postgres is not None:
+            print(
+                f"[acso] the emulator starts fresh ({why}): resetting the database with it "
+                "(incidents, actions, workflows and users' data of earlier runs are removed).",
+                flush=True,
+            )
+            asyncio.run(self.postgres.recreate_database("acso"))
+        elif self.settings.fresh:
+            print("[acso] FRESH was asked for: emptying the database at ACSO_DATABASE_URL.", flush=True)
+            asyncio.run(reset_schema(self.database_url))
+        else:
+            print(
+                f"[acso] the emulator starts fresh ({why}), but the database at ACSO_DATABASE_URL is yours "
+                "and is kept: its incidents may name resources that no longer exist. Run with FRESH=1 to empty it too.",
+                flush=True,
+            )
 
     async def _provision_and_migrate(self) -> ProvisionedStack:
         previous_path = self.run_dir / "stack.json"
@@ -155,6 +238,10 @@ class LocalStack:
             # moto has no Config compliance queries: asking would only fill its log with errors.
             # Set it in the environment (or ACSO_SERVICE_ENV) against an emulator that has them.
             "ACSO_CONFIG_COMPLIANCE_ENABLED": "false",
+            # Containment may touch the emulator's account, and only it (no default outside local).
+            # A JSON list: pydantic-settings decodes list settings as JSON, and a bare 12-digit id
+            # would decode as a number.
+            "ACSO_ALLOWED_ACCOUNT_IDS": json.dumps([self.settings.aws_account_id]),
             **os.environ,
             **LOCAL_CREDENTIALS,
             "AWS_REGION": self.settings.aws_region,
@@ -181,6 +268,7 @@ class LocalStack:
                 port=self.settings.port_of(agent),
                 env=self.service_environment(agent),
                 log_path=self.logs_dir / f"{agent.value}.log",
+                run_dir=self.run_dir,
             )
             service.start()
             self.services[agent] = service
@@ -240,9 +328,12 @@ class LocalStack:
         for service in self.services.values():
             if service.process is not None:
                 stop_process(service.process, grace_s=30)
+        for service in self.services.values():
+            remove_pid_record(self.run_dir, service.agent.value)
         if self.postgres is not None:
             self.postgres.stop()
         self.emulator.stop()
+        remove_pid_record(self.run_dir, "emulator")
         with contextlib.suppress(FileNotFoundError):
             (self.run_dir / "launcher.pid").unlink()
         with contextlib.suppress(FileNotFoundError):
@@ -302,6 +393,7 @@ def run(settings: LauncherSettings) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # a closed terminal stops everything cleanly too
     started = time.monotonic()
     try:
         print(f"[acso] starting the AWS emulator on {stack.emulator.url} and PostgreSQL ...", flush=True)
