@@ -15,6 +15,7 @@ from acso_shared.runtime import PING_RESULT, AgentRuntime
 from acso_shared.web.app import build_service_app
 from acso_supervisor import __version__
 from acso_supervisor.agents import AgentDirectory
+from acso_supervisor.console import attach_console, console_router
 from acso_supervisor.alert_routes import router as alert_router
 from acso_supervisor.dlq import DlqConsole
 from acso_supervisor.ingest import AlertIngestor
@@ -73,7 +74,8 @@ def create_app(settings: Settings) -> web.Application:
         runtime.run_every("workflow-sweeper", settings.sweep_interval_s, engine.sweep)
 
     runtime.on_start(start_background)
-    app = build_service_app(runtime, [router, alert_router, ws_router])
+    app = build_service_app(runtime, [router, alert_router, ws_router, console_router])
+    attach_console(app)
     attach_ws_gateway(app, runtime, hub, settings)
     app[DIRECTORY] = directory
     app[DLQ] = DlqConsole(runtime)
