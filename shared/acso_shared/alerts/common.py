@@ -77,6 +77,11 @@ def dicts(value: Any) -> Iterator[dict[str, Any]]:
                 yield element
 
 
+def strings(value: Any) -> list[str]:
+    """The string elements of a list (anything else yields nothing)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def parse_time(value: Any, field: str) -> datetime:
     """An aware UTC datetime from ISO 8601 text or epoch seconds/milliseconds.
 

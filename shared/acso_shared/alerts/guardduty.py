@@ -344,7 +344,7 @@ _REMOTE_IP_ACTIONS = (
 
 
 def _action_observables(service: dict[str, Any], obs: ObservableCollector) -> None:
-    action = dig(service, "action") or {}
+    action = dig(service, "action")
     for name in _REMOTE_IP_ACTIONS:
         details = dig(action, name, "remoteIpDetails")
         base = f"service.action.{name}.remoteIpDetails"

@@ -4,6 +4,9 @@ Every item is checked before anything is returned; if any item is unknown or mal
 payload is rejected with one `Invalid` whose message names the first bad item (index and path)
 and whose `details["errors"]` lists up to `MAX_REPORTED_ERRORS` of them. Callers therefore never
 store half a batch.
+
+Each item is first made storable (`text.scrub`): NULs and lone surrogates become U+FFFD and the
+alert's `notes` record how many, so a character never costs an alert, or its batch.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from acso_shared.alerts import generic, guardduty, ocsf, securityhub, splunk
 from acso_shared.alerts.common import ErrorCode, ItemError, ParseContext, invalid_from
 from acso_shared.alerts.detect import Unit, detect
 from acso_shared.alerts.models import NormalizedAlert, SourceFormat
+from acso_shared.alerts.text import replaced_note, scrub
 from acso_shared.errors import Invalid
 
 DEFAULT_MAX_ITEMS = 500
 MAX_REPORTED_ERRORS = 20
+UNREADABLE = "a value of an unexpected shape could not be read"
 
 Parser = Callable[[Unit, ParseContext], NormalizedAlert]
 
@@ -57,6 +62,7 @@ def _parse_item(index: int, item: Any, ctx: ParseContext, in_batch: bool) -> lis
         raise ItemError(ErrorCode.FORMAT_UNKNOWN, f"each alert must be a JSON object, not {type(item).__name__}")
     if in_batch and _batch_items(item) is not None:
         raise ItemError(ErrorCode.FORMAT_UNKNOWN, "nested batches are not accepted; send one flat array")
+    item, replaced = scrub(item)
     alerts: list[NormalizedAlert] = []
     for unit in detect(item):
         try:
@@ -67,6 +73,14 @@ def _parse_item(index: int, item: Any, ctx: ParseContext, in_batch: bool) -> lis
             # A value passed the format's own checks but not NormalizedAlert's bounds.
             problem = invalid_from(err, "alert after normalisation")
             raise problem.within(unit.path) if unit.path else problem from None
+        except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError, RecursionError) as err:
+            # A shape no parser rule anticipated: still the sender's malformed input, never a 500.
+            # The fuzz specs fail on this message, so each such case gets a real rule.
+            problem = ItemError(ErrorCode.INVALID, f"{UNREADABLE} ({type(err).__name__})")
+            raise problem.within(unit.path) if unit.path else problem from None
+    if replaced:
+        note = replaced_note(replaced)
+        alerts = [a.model_copy(update={"notes": [*a.notes, note]}) for a in alerts]
     return alerts
 
 

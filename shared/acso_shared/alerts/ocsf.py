@@ -225,6 +225,8 @@ def _entity_observables(obj: Any, base: str, obs: ObservableCollector) -> None:
 def _observables(item: dict[str, Any], core: DetectionFindingCore, obs: ObservableCollector) -> None:
     for i, entry in enumerate(core.observables):
         type_id = entry.get("type_id")
+        if not isinstance(type_id, int):
+            continue
         value = entry.get("value")
         name = f"observables[{i}] ({text(entry.get('name')) or 'unnamed'})"
         if type_id in _OBSERVABLE_TYPES:

@@ -45,6 +45,7 @@ from acso_shared.alerts.common import (
     invalid_from,
     optional_time,
     parse_time,
+    strings,
     text,
 )
 from acso_shared.alerts.models import (
@@ -232,7 +233,7 @@ def _resources(core: AsffFindingCore, obs: ObservableCollector) -> list[Resource
         details = res.Details
         if kind is ResourceType.EC2_INSTANCE:
             obs.add(ObservableType.INSTANCE_ID, ident, f"{base}.Id")
-            for j, ip in enumerate(dig(details, "AwsEc2Instance", "IpV4Addresses") or []):
+            for j, ip in enumerate(strings(dig(details, "AwsEc2Instance", "IpV4Addresses"))):
                 obs.add(ObservableType.IP, ip, f"{base}.Details.AwsEc2Instance.IpV4Addresses[{j}]")
         elif kind is ResourceType.IAM_ACCESS_KEY:
             key_details = dig(details, "AwsIamAccessKey")
@@ -322,7 +323,8 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
             ErrorCode.INVALID, f"unsupported ASFF SchemaVersion; expected {ASFF_SCHEMA_VERSION}", "SchemaVersion"
         )
 
-    sev_block = core.Severity or dig(item, "FindingProviderFields", "Severity") or {}
+    provider_severity = dig(item, "FindingProviderFields", "Severity")
+    sev_block = core.Severity or (provider_severity if isinstance(provider_severity, dict) else {})
     normalized = sev_block.get("Normalized")
     sev = severity.from_asff(
         text(sev_block.get("Label")),
@@ -337,7 +339,7 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         )
 
     types = [t for t in core.Types if isinstance(t, str)]
-    types += [t for t in dig(item, "FindingProviderFields", "Types") or [] if isinstance(t, str)]
+    types += strings(dig(item, "FindingProviderFields", "Types"))
     if not types:
         raise ItemError(ErrorCode.INVALID, "needs at least one finding type", "Types")
     guardduty_type = attack.guardduty_type_from_asff_types(types)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from acso_shared.alerts import normalize_payload
 from acso_shared.alerts.text import DESCRIPTION_MAX, TITLE_MAX, clean_description, clean_title
+from acso_shared.errors import Invalid
 
 pytestmark = pytest.mark.unit
 
@@ -49,5 +52,43 @@ def test_alert_titles_and_descriptions_are_cleaned_on_ingestion(payload):
     (alert,) = normalize_payload(finding)
 
     assert alert.title == "Tor]0;pwned caller FAKE LOG LINE"
-    assert alert.description == "firstline\nsecond line"
+    assert alert.description == "first\ufffdline\nsecond line"
     assert alert.raw["title"] == finding["title"]
+    assert alert.notes == ["replaced 1 character PostgreSQL cannot store (NUL, lone surrogates) with U+FFFD"]
+
+
+def test_nuls_and_lone_surrogates_are_replaced_everywhere_including_raw_and_keys(payload):
+    finding = payload("guardduty_tor_ip_caller.json")
+    finding["title"] = "Tor\x00caller"
+    finding["service"]["additionalInfo"] = {"ua\x00": "curl\ud800/8", "note": ["\x00\x00"]}
+
+    (alert,) = normalize_payload(finding)
+
+    dumped = json.dumps(alert.model_dump(mode="json"))
+    assert "\\u0000" not in dumped
+    assert "\\ud800" not in dumped
+    assert alert.raw["service"]["additionalInfo"] == {"ua\ufffd": "curl\ufffd/8", "note": ["\ufffd\ufffd"]}
+    assert alert.raw["title"] == "Tor\ufffdcaller"
+    assert alert.notes == ["replaced 5 characters PostgreSQL cannot store (NUL, lone surrogates) with U+FFFD"]
+    dumped.encode("utf-8")
+
+
+def test_one_nul_does_not_cost_the_batch_its_other_alerts(payload):
+    bad = payload("guardduty_tor_ip_caller.json")
+    bad["id"] = "nul\x00id"
+
+    alerts = normalize_payload([bad, payload("generic_alert.json")])
+
+    assert [a.source_id for a in alerts] == ["nul\ufffdid", alerts[1].source_id]
+    assert alerts[1].notes == []
+
+
+def test_nesting_deeper_than_the_limit_is_invalid_not_a_crash(payload):
+    finding = payload("guardduty_tor_ip_caller.json")
+    deep: dict[str, object] = {}
+    finding["service"]["additionalInfo"] = deep
+    for _ in range(5000):
+        deep["x"] = deep = {}
+
+    with pytest.raises(Invalid, match="nested deeper than 64 levels"):
+        normalize_payload(finding)
