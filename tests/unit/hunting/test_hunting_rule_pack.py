@@ -1,4 +1,6 @@
-"""The built-in CloudTrail rule pack: every rule fires on its attack and stays silent on benign activity."""
+"""The built-in CloudTrail rule pack evaluated as a whole (default suppressions on): the scenarios
+other specs use fire, benign activity stays silent, hits carry their metadata. Each rule's own
+request shapes are specified in test_rules_*.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from tests.fixtures.cloudtrail.samples import SCENARIOS, iam_user, record
 pytestmark = pytest.mark.unit
 
 RULE_FILES = sorted(builtin_rule_texts())
+SCENARIO_FILES = sorted(SCENARIOS)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +33,8 @@ def test_every_builtin_rule_compiles_without_errors(pack: RulePack) -> None:
     assert len(pack.rules) == len(RULE_FILES)
 
 
-def test_every_builtin_rule_has_a_scenario() -> None:
-    assert set(RULE_FILES) == set(SCENARIOS)
+def test_every_scenario_names_a_builtin_rule_file() -> None:
+    assert set(SCENARIOS) <= set(RULE_FILES)
 
 
 def test_every_builtin_rule_is_attack_tagged(pack: RulePack) -> None:
@@ -40,7 +43,7 @@ def test_every_builtin_rule_is_attack_tagged(pack: RulePack) -> None:
         assert meta.tactics, meta.title
 
 
-@pytest.mark.parametrize("file_name", RULE_FILES)
+@pytest.mark.parametrize("file_name", SCENARIO_FILES)
 def test_rule_fires_on_its_attack(pack: RulePack, file_name: str) -> None:
     attack, _ = SCENARIOS[file_name]
 
@@ -49,7 +52,7 @@ def test_rule_fires_on_its_attack(pack: RulePack, file_name: str) -> None:
     assert _rule_id(file_name) in {hit.rule_id for hit in hits}
 
 
-@pytest.mark.parametrize("file_name", RULE_FILES)
+@pytest.mark.parametrize("file_name", SCENARIO_FILES)
 def test_rule_stays_silent_on_its_benign_activity(pack: RulePack, file_name: str) -> None:
     _, benign = SCENARIOS[file_name]
 
