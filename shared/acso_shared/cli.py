@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from acso_shared.aws.clients import AwsClientFactory
+from acso_shared.hunting.cli import register as register_hunting
 from acso_shared.resources import ROLES
 
 
@@ -129,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--after-seq", type=int, default=0, help="only records after this sequence number")
     export.add_argument("--output", help="a file to write (default: stdout)")
     export.set_defaults(func=cmd_audit)
+    register_hunting(commands)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -29,7 +29,7 @@ from acso_threat_hunter.attack.catalog import load_catalog
 from acso_threat_hunter.cloudtrail.lookup import CloudTrailLookup, RateLimiter
 from acso_threat_hunter.cloudtrail.store import EventStore
 from acso_threat_hunter.hunting.alerts import ALERT_INGEST
-from acso_threat_hunter.hunting.models import HuntTrigger, WindowSource
+from acso_threat_hunter.hunting.models import HuntTrigger
 from acso_threat_hunter.hunting.rules import RuleLibrary
 from acso_threat_hunter.hunting.service import HuntInput, HuntRepository, HuntService
 from acso_threat_hunter.intel.index import IntelIndex
@@ -61,7 +61,7 @@ class CloudTrailIngest(BaseModel):
 
 
 class ScheduledHunt(BaseModel):
-    """`hunt.scheduled` payload (from an EventBridge schedule): hunt the window ending at `scheduled_at`."""
+    """`hunt.scheduled` payload (from an EventBridge schedule): hunt what was delivered since the last one."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -248,16 +248,15 @@ class Components:
         return {"read": stored.read, "inserted": stored.inserted, "skipped": stored.skipped}
 
     async def handle_scheduled_hunt(self, envelope: Envelope) -> dict[str, Any]:
-        """`hunt.scheduled`: hunt the stored events of the last window with every enabled rule."""
+        """`hunt.scheduled`: hunt every stored event no scheduled hunt has seen, with every enabled rule.
+
+        By delivery, not by event time: CloudTrail delivers most events within about 5 minutes but
+        some much later, and each is hunted exactly once when it arrives (`scheduled_at` and
+        `window_s` of older schedules are accepted and no longer needed).
+        """
         task = _payload(ScheduledHunt, envelope)
-        end = task.scheduled_at or envelope.created_at
-        window = WindowSource(
-            type="window",
-            start=end - timedelta(seconds=task.window_s or self.settings.scheduled_hunt_window_s),
-            end=end,
-        )
         job = await self.hunts.submit(
-            HuntInput(window=window), rule_ids=task.rule_ids, trigger=HuntTrigger.SCHEDULE, requested_by="schedule"
+            HuntInput(delivery=True), rule_ids=task.rule_ids, trigger=HuntTrigger.SCHEDULE, requested_by="schedule"
         )
         done = await self.hunts.run(job.id)
         return {"hunt_id": str(done.id), "status": done.status.value, "hits": len(done.hits)}

@@ -58,6 +58,7 @@ class ImportQuery(BaseModel):
     indicator_type: str | None = None
     csv_columns: str | None = None
     csv_delimiter: str | None = None
+    strict: bool | None = Field(default=None, description="STIX/TAXII: all-or-nothing at the first bad object")
 
 
 class IndicatorQuery(BaseModel):
@@ -252,7 +253,7 @@ async def patch_rule(request: web.Request) -> web.Response:
 @router.route(
     "POST",
     "/v1/hunts",
-    summary="Hunt CloudTrail records in S3, in a time window, or uploaded as NDJSON (application/x-ndjson)",
+    summary="Hunt CloudTrail records in S3, in a time window, not yet hunted (delivery), or uploaded as NDJSON",
     request=HuntRequest,
     response=HuntJob,
     status=202,
@@ -279,7 +280,12 @@ async def create_hunt(request: web.Request) -> web.Response:
             body = HuntRequest.model_validate(await read_json(request))
         except ValidationError as err:
             raise Invalid("validation_failed", validation_message(err)) from err
-        source = HuntInput(s3=body.source) if body.source.type == "s3" else HuntInput(window=body.source)
+        if body.source.type == "s3":
+            source = HuntInput(s3=body.source)
+        elif body.source.type == "window":
+            source = HuntInput(window=body.source)
+        else:
+            source = HuntInput(delivery=True)
         job = await components.hunts.submit(
             source, rule_ids=body.rule_ids, send_alerts=body.send_alerts, requested_by=who
         )

@@ -65,6 +65,9 @@ class Hit(BaseModel):
     group: dict[str, Any] | None = Field(default=None, description="Correlation group-by values")
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+    also_matched: list[str] = Field(
+        default_factory=list, description="Rules whose hits on the same event and detection were folded into this one"
+    )
 
 
 class RuleError(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -13,7 +13,6 @@ from acso_shared.hunting.compiler import CompiledRule, compile_rule
 from acso_shared.hunting.correlation import CorrelationRule
 from acso_shared.hunting.fields import EventView
 from acso_shared.hunting.models import Hit, RuleError, RuleErrorStage, RuleMeta
-from acso_shared.hunting.suppression import Suppressions
 
 INPUT_SOURCE = "<input>"
 
@@ -88,15 +87,7 @@ class RulePack:
     reported in `errors` and the other rules carry on.
     """
 
-    def __init__(
-        self,
-        rules: Iterable[CompiledRule] = (),
-        errors: Iterable[RuleError] = (),
-        suppressions: Suppressions | None = None,
-    ) -> None:
-        # Known noise (deployment tools, AWS services): matches it covers are not hits and do
-        # not count in correlations. See acso_shared.hunting.suppression; defaults unless given.
-        self.suppressions = suppressions if suppressions is not None else Suppressions.defaults()
+    def __init__(self, rules: Iterable[CompiledRule] = (), errors: Iterable[RuleError] = ()) -> None:
         self._rules: dict[str, CompiledRule] = {}
         self._disabled: set[str] = set()
         self._compile_errors = list(errors)
@@ -182,14 +173,28 @@ class RulePack:
         """Rules that failed to compile, and rules that failed while evaluating (with counts)."""
         return [*self._compile_errors, *self._runtime_errors.values()]
 
-    def evaluate(self, events: Iterable[Mapping[str, Any]]) -> list[Hit]:
-        """Run every enabled rule over the records, in one pass; correlations fire at the end."""
+    @property
+    def correlation_span_s(self) -> float:
+        """The longest timespan of the enabled correlations (0 without any): how far back a hunt
+        must look at already-hunted events for correlation state to carry across windows."""
+        spans = [c.timespan_s for c, _ in self._build_plan().correlations]
+        return max(spans, default=0.0)
+
+    def evaluate(self, events: Iterable[Mapping[str, Any]], *, context: Iterable[Mapping[str, Any]] = ()) -> list[Hit]:
+        """Run every enabled rule over the records, in one pass; correlations fire at the end.
+
+        `context` holds events hunted before (an earlier window's): they feed correlations only,
+        so a burst split across two windows is caught, and a correlation hit made of context
+        events alone (already reported) is left out. Single-event rules never fire on context.
+        """
         plan = self._build_plan()
         for entry in plan.entries:
             for bucket in entry.buckets:
                 bucket.clear()
         correlations = plan.correlations
-        quiet = self._suppression_check()
+        context_ids: set[str] = set()
+        if plan.correlations:
+            self._feed_context(plan, context, context_ids)
         hits: list[Hit] = []
         for record in events:
             if not isinstance(record, Mapping):
@@ -205,7 +210,7 @@ class RulePack:
                 except Exception as err:  # a defective rule must never stop the others
                     self._runtime_error(entry.rule.meta.id, "rule_failed", f"{type(err).__name__}: {err}")
                     continue
-                if matched and not (quiet is not None and quiet(entry.rule.meta.id, record)):
+                if matched:
                     if entry.emit:
                         hits.append(make_hit(entry.rule.meta, [record]))
                     for bucket in entry.buckets:
@@ -213,6 +218,10 @@ class RulePack:
         for correlation, matches in correlations:
             try:
                 outcome = correlation.evaluate(matches)
+                if context_ids:
+                    outcome.hits[:] = [
+                        h for h in outcome.hits if not h.event_ids or not set(h.event_ids) <= context_ids
+                    ]
             except Exception as err:  # same isolation for correlations
                 self._runtime_error(correlation.meta.id, "rule_failed", f"{type(err).__name__}: {err}")
                 continue
@@ -226,23 +235,31 @@ class RulePack:
                 )
         return hits
 
-    def _suppression_check(self) -> Callable[[str, Mapping[str, Any]], bool] | None:
-        """Whether a match of a rule (or of a correlation's base rule) is suppressed; None: none set."""
-        if not len(self.suppressions):
-            return None
-        parents = {
-            base.meta.id: rule.meta.id
-            for rule in self._rules.values()
-            if isinstance(rule, CorrelationRule)
-            for base in rule.base_rules
-        }
-        check = self.suppressions.suppresses
-
-        def quiet(rule_id: str, record: Mapping[str, Any]) -> bool:
-            parent = parents.get(rule_id)
-            return check((rule_id, parent) if parent else (rule_id,), record)
-
-        return quiet
+    def _feed_context(
+        self,
+        plan: _Plan,
+        context: Iterable[Mapping[str, Any]],
+        ids: set[str],
+    ) -> None:
+        """Context events into the correlation buckets only."""
+        for record in context:
+            if not isinstance(record, Mapping):
+                continue
+            event_id = record.get("eventID")
+            if isinstance(event_id, str):
+                ids.add(event_id)
+            candidates = [e for e in plan.candidates(record) if e.buckets]
+            if not candidates:
+                continue
+            view = EventView(record)
+            for entry in candidates:
+                try:
+                    matched = entry.rule.predicate(view)
+                except Exception:  # noqa: S112 - reported when the rule fails on a hunted event
+                    continue
+                if matched:
+                    for bucket in entry.buckets:
+                        bucket.append(view)
 
     def _runtime_error(self, source: str, code: str, message: str, count: int = 1) -> None:
         key = (source, code)

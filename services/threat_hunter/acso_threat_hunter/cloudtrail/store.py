@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,6 +109,37 @@ class EventStore:
             limit,
         )
         return [_row(r) for r in rows]
+
+    @asynccontextmanager
+    async def claim_unhunted(self, limit: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """The stored events no scheduled hunt has seen, in delivery order, claimed until the block ends.
+
+        Leaving the block normally marks them hunted; an error leaves them for the next hunt. Rows
+        are locked (`FOR UPDATE SKIP LOCKED`), so concurrent hunts never share an event.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT event_id, raw FROM cloudtrail_events WHERE hunted_at IS NULL "
+                "ORDER BY ingested_at, event_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+            yield [_json(r["raw"]) for r in rows]
+            if rows:
+                await conn.execute(
+                    "UPDATE cloudtrail_events SET hunted_at = now() WHERE event_id = ANY($1::text[])",
+                    [r["event_id"] for r in rows],
+                )
+
+    async def hunted_between(self, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
+        """Events already hunted whose eventTime is inside [start, end]: correlation context."""
+        rows = await self._pool.fetch(
+            "SELECT raw FROM cloudtrail_events WHERE hunted_at IS NOT NULL AND event_time BETWEEN $1 AND $2 "
+            "ORDER BY event_time, event_id LIMIT $3",
+            start,
+            end,
+            limit,
+        )
+        return [_json(r["raw"]) for r in rows]
 
     async def window(self, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
         """The stored records inside [start, end], oldest first (hunts over a time window, locally)."""

@@ -1,8 +1,10 @@
 """Hunt hits as ACSO generic alerts (`acso.alert/v1`) for the supervisor's ingestion.
 
 The alert id is deterministic per (rule, event): `<rule id>:<event id>` for a single-event hit, and
-`<rule id>:<sha256 of the sorted event ids>` for a correlation, so re-running a hunt over the same
-logs yields the same ids and the supervisor deduplicates them.
+`<rule id>:<sha256 of the group and the burst's first event id>` for a correlation, so re-running a
+hunt over the same logs, or a later hunt that sees the same burst grow, yields the same ids and the
+supervisor deduplicates them. Hits of other rules on the same event and detection were folded
+into the hit before (`acso_shared.hunting.dedup`); the description names them.
 """
 
 from __future__ import annotations
@@ -32,11 +34,20 @@ _LEVEL_SEVERITY = {
 
 
 def hit_alert_id(hit: Hit) -> str:
-    """`<rule id>:<event id>`, or a digest of the event ids when the hit spans several events."""
+    """`<rule id>:<event id>`; for a hit over several events, a digest of its group and first event.
+
+    A correlation's burst keeps its first event when later events extend it (a burst that
+    grows across scheduled hunts is found again from the same start), so its alert id stays the
+    same and the supervisor folds the repeat instead of opening a second incident.
+    """
     ids = sorted(set(hit.event_ids))
     if len(ids) == 1 and len(hit.events) == 1:
         return f"{hit.rule_id}:{ids[0]}"
-    material = "\n".join(ids) if ids else json.dumps(hit.events, sort_keys=True, default=str)
+    first = hit.events[0].get("eventID") if hit.events else None
+    if isinstance(first, str):
+        material = json.dumps({"group": hit.group, "first": first}, sort_keys=True, default=str)
+    else:
+        material = "\n".join(ids) if ids else json.dumps(hit.events, sort_keys=True, default=str)
     return f"{hit.rule_id}:{hashlib.sha256(material.encode()).hexdigest()[:32]}"
 
 
@@ -95,6 +106,7 @@ def hit_to_alert(hit: Hit, *, hunt_id: str, now: datetime | None = None) -> dict
         f"Sigma rule {hit.title!r} ({hit.rule_id}) matched {len(events)} CloudTrail event(s) in hunt {hunt_id}:\n"
         + "\n".join(lines)
         + (f"\n... and {more} more" if more > 0 else "")
+        + (f"\nAlso detected by rules: {', '.join(hit.also_matched)}" if hit.also_matched else "")
     )
     account = first.get("recipientAccountId") or identity.get("accountId")
     alert = {

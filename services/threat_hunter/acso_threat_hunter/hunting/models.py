@@ -116,13 +116,26 @@ class WindowSource(BaseModel):
         return self
 
 
+class DeliverySource(BaseModel):
+    """Every stored event no scheduled hunt has seen yet, whenever CloudTrail delivered it.
+
+    Scheduled hunts use this: each event is hunted exactly once (claimed by eventID, in delivery
+    order), and already-hunted events of the correlations' timespan around them are read again
+    as correlation context, so late events and bursts split across runs are caught.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["delivery"]
+
+
 class HuntRequest(BaseModel):
     """`POST /v1/hunts` as JSON. Uploaded NDJSON is the request body instead (see the route)."""
 
     model_config = ConfigDict(extra="forbid")
 
     rule_ids: list[str] | None = Field(default=None, max_length=1000, description="Default: every enabled rule")
-    source: S3Source | WindowSource = Field(discriminator="type")
+    source: S3Source | WindowSource | DeliverySource = Field(discriminator="type")
     send_alerts: bool = Field(default=True, description="Send hits to the supervisor as alerts")
 
 

@@ -1,8 +1,10 @@
 """Hunts: run rules over CloudTrail records, store what was read, turn hits into alerts. No web imports.
 
 A hunt runs in a background task the service owns (`aclose()` cancels them); its status resource
-is a row of `hunts`. Records come from S3 objects, an uploaded body, or a time window (the event
-store, plus LookupEvents when enabled). Every record read is stored in the event store
+is a row of `hunts`. Records come from S3 objects, an uploaded body, a time window (the event
+store, plus LookupEvents when enabled), or, for scheduled hunts, every stored event no scheduled
+hunt has seen (by delivery, so late events are hunted exactly once, with already-hunted events of
+the correlations' timespan as correlation context). Every record read is stored in the event store
 (idempotently) so triage sees it as context. Hits become generic alerts sent to the supervisor as
 `alert.ingest` tasks; their ids are deterministic, so a re-run is deduplicated downstream.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
@@ -20,8 +22,10 @@ import asyncpg
 
 from acso_shared.errors import AcsoError, Invalid, NotFound
 from acso_shared.hunting.cloudtrail import iter_records
+from acso_shared.hunting.dedup import dedupe_hits
 from acso_shared.hunting.models import Hit, RuleError
 from acso_shared.hunting.pack import RulePack
+from acso_shared.hunting.values import parse_time
 from acso_shared.logging import get_logger
 from acso_threat_hunter.cloudtrail.lookup import CloudTrailLookup
 from acso_threat_hunter.cloudtrail.store import EventStore
@@ -63,9 +67,12 @@ class HuntInput:
     s3: S3Source | None = None
     window: WindowSource | None = None
     upload: bytes | None = None
+    delivery: bool = False  # every stored event not yet hunted (scheduled hunts)
 
     @property
     def kind(self) -> str:
+        if self.delivery:
+            return "delivery"
         return "s3" if self.s3 else "window" if self.window else "upload"
 
 
@@ -131,8 +138,8 @@ class HuntRepository:
         return _job(row)
 
 
-def _evaluate(pack: RulePack, records: Sequence[dict[str, Any]]) -> list[Hit]:
-    return pack.evaluate(records)
+def _evaluate(pack: RulePack, records: Sequence[dict[str, Any]], context: Sequence[dict[str, Any]]) -> list[Hit]:
+    return pack.evaluate(records, context=context)
 
 
 class HuntService:
@@ -194,6 +201,7 @@ class HuntService:
             "send_alerts": send_alerts,
             "s3": source.s3.model_dump(mode="json") if source.s3 else None,
             "window": source.window.model_dump(mode="json") if source.window else None,
+            "delivery": source.delivery,
         }
         await self._repo.create(job, described)
         task = asyncio.create_task(self._run(job, source, rule_ids, send_alerts), name=f"hunt-{job.id}")
@@ -242,17 +250,17 @@ class HuntService:
             await self._repo.save(job)
             pack, included = await self._rules.pack(rule_ids)
             job.rule_ids = included
-            records = await self._records(source)
-            job.events_read = len(records)
-            if source.window is None:
-                for start in range(0, len(records), STORE_BATCH):
-                    await self._events.add(records[start : start + STORE_BATCH])
-            hits = await asyncio.to_thread(_evaluate, pack, records)
-            job.rule_errors = pack.errors
-            await self._rules.record_errors(pack.errors, included)
-            job.hits = [_summary(hit) for hit in hits]
-            if send_alerts and hits:
-                job.alerts_sent = await self._send_hits(job.id, hits)
+            if source.delivery:
+                # Claimed events are marked hunted only once their alerts are sent.
+                async with self._events.claim_unhunted(self._max_events) as records:
+                    context = await self._context(pack, records)
+                    await self._hunt(job, pack, included, records, context, send_alerts)
+            else:
+                records = await self._records(source)
+                if source.window is None:
+                    for start in range(0, len(records), STORE_BATCH):
+                        await self._events.add(records[start : start + STORE_BATCH])
+                await self._hunt(job, pack, included, records, [], send_alerts)
             job.status = HuntStatus.SUCCEEDED
         except asyncio.CancelledError:
             job.status = HuntStatus.FAILED
@@ -269,6 +277,33 @@ class HuntService:
             job.finished_at = self._now()
             await asyncio.shield(self._repo.save(job))
         log.info("hunt_done", hunt_id=str(job.id), status=job.status.value, hits=len(job.hits))
+
+    async def _hunt(
+        self,
+        job: HuntJob,
+        pack: RulePack,
+        included: list[str],
+        records: list[dict[str, Any]],
+        context: list[dict[str, Any]],
+        send_alerts: bool,
+    ) -> None:
+        job.events_read = len(records)
+        hits = await asyncio.to_thread(_evaluate, pack, records, context)
+        hits = dedupe_hits(hits)
+        job.rule_errors = pack.errors
+        await self._rules.record_errors(pack.errors, included)
+        job.hits = [_summary(hit) for hit in hits]
+        if send_alerts and hits:
+            job.alerts_sent = await self._send_hits(job.id, hits)
+
+    async def _context(self, pack: RulePack, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Already-hunted events within the correlations' timespan of the new ones (late ones included)."""
+        span = pack.correlation_span_s
+        times = [t for t in (parse_time(r.get("eventTime")) for r in records) if t is not None]
+        if not span or not times:
+            return []
+        margin = timedelta(seconds=span)
+        return await self._events.hunted_between(min(times) - margin, max(times) + margin, self._max_events)
 
     async def _send_hits(self, hunt_id: UUID, hits: Sequence[Hit]) -> int:
         alerts: dict[str, dict[str, Any]] = {}
