@@ -27,7 +27,8 @@ incident:
   interface, VPC, subnet, network ACL, IAM user and role), so formats that give an ARN and formats
   that give only the id meet; for other types it is the ARN when known, else the id. Shared
   network context (security groups, VPCs, subnets, network ACLs) that is not the alert's primary
-  resource gives no key: every instance of a VPC names it, and it would chain their incidents.
+  resource gives no key: every instance of a VPC names it, and it would chain their incidents;
+  nor does a container that is not the primary resource (its task or workload is keyed instead).
 
 Every key is scoped to the alert's account: `<account>|<key>` (e.g. `123456789012|ip:198.51.100.7`),
 so findings of two accounts never join, even on a shared C2 address. `cross_account=True` drops
@@ -134,7 +135,15 @@ def correlation_keys(alert: NormalizedAlert, *, cross_account: bool = False) -> 
 
 
 _NETWORK_CONTEXT = frozenset(
-    {ResourceType.SECURITY_GROUP, ResourceType.VPC, ResourceType.SUBNET, ResourceType.NETWORK_ACL}
+    {
+        ResourceType.SECURITY_GROUP,
+        ResourceType.VPC,
+        ResourceType.SUBNET,
+        ResourceType.NETWORK_ACL,
+        # A container inside a task or pod is keyed through its task or workload; its name alone
+        # (all a Kubernetes audit finding gives) is shared by unrelated pods.
+        ResourceType.CONTAINER,
+    }
 )
 _ID_UNIQUE_IN_ACCOUNT = frozenset(
     {

@@ -222,7 +222,9 @@ def _kubernetes(b: _Builder, res: dict[str, Any], obs: ObservableCollector) -> N
             for label, field in (("kind", "type"), ("uid", "uid"), ("namespace", "namespace"))
             if (value := text(dig(workload, field)))
         }
-        b.add(ResourceType.KUBERNETES_WORKLOAD, f"{namespace or 'default'}/{name}", name=name, tags=tags)
+        # Workload names are unique only within a namespace of one cluster.
+        cluster_name = text(dig(cluster, "name")) or "-"
+        b.add(ResourceType.KUBERNETES_WORKLOAD, f"{cluster_name}/{namespace or 'default'}/{name}", name=name, tags=tags)
     for i, container in enumerate(dicts(dig(workload, "containers"))):
         _container(b, container, f"resource.kubernetesDetails.kubernetesWorkloadDetails.containers[{i}]")
     user = dig(res, "kubernetesDetails", "kubernetesUserDetails")
@@ -382,6 +384,12 @@ def _action_observables(service: dict[str, Any], obs: ObservableCollector) -> No
                 f"service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames[{i}]"
                 f".filePaths[{j}].hash",
             )
+    # Malware Protection for S3 (and Backup): service.malwareScanDetails.threats[].itemPaths[].hash.
+    for i, threat in enumerate(dicts(dig(service, "malwareScanDetails", "threats"))):
+        base = f"service.malwareScanDetails.threats[{i}]"
+        obs.add_untyped(threat.get("hash"), f"{base}.hash")
+        for j, item_path in enumerate(dicts(threat.get("itemPaths"))):
+            obs.add_untyped(item_path.get("hash"), f"{base}.itemPaths[{j}].hash")
     obs.add(
         ObservableType.HASH_SHA256,
         dig(service, "runtimeDetails", "process", "executableSha256"),

@@ -125,7 +125,7 @@ class ResourceType(StrEnum):
     CLOUDTRAIL_TRAIL = "cloudtrail_trail"
     ECS_SERVICE = "ecs_service"
     ECR_IMAGE = "ecr_image"  # id = repository name@digest (or :tag), arn = the image ARN when given
-    KUBERNETES_WORKLOAD = "kubernetes_workload"  # id = "namespace/name"; its kind and uid are in tags
+    KUBERNETES_WORKLOAD = "kubernetes_workload"  # id = "cluster/namespace/name"; its kind and uid are in tags
     RDS_SHARD_GROUP = "rds_shard_group"  # Aurora Limitless Database DB shard group
     EBS_SNAPSHOT = "ebs_snapshot"
     EC2_IMAGE = "ec2_image"

@@ -82,7 +82,8 @@ def resource_id(kind: ResourceType, raw_id: str) -> tuple[str, str | None]:
     within their cluster), an S3 object its `bucket/key`. Access key ids written as
     `AWS::IAM::AccessKey:ASIA...` (GuardDuty via Security Hub) lose the prefix.
     """
-    if kind is ResourceType.IAM_ACCESS_KEY and not raw_id.startswith("arn:"):
+    if kind in (ResourceType.IAM_ACCESS_KEY, ResourceType.AWS_ACCOUNT) and not raw_id.startswith("arn:"):
+        # `AWS::IAM::AccessKey:ASIA...`, and ASFF's account resource id `AWS::::Account:123456789012`.
         return raw_id.rsplit(":", 1)[-1], None
     if not raw_id.startswith("arn:"):
         return raw_id, None

@@ -147,7 +147,9 @@ def _hosts(row: dict[str, Any]) -> list[Resource]:
             host = _host(value)
             if host is not None:
                 found.append(Resource(type=ResourceType.HOST, id=host, name=host))
-    return found
+    # `host` is often the short name of the `dest` FQDN (WKS-0042, wks-0042.corp.example.com): one host.
+    qualified = {r.id.split(".", 1)[0] for r in found if "." in r.id}
+    return [r for r in found if "." in r.id or r.id not in qualified]
 
 
 def _row_key(row: dict[str, Any]) -> str:
