@@ -4,6 +4,7 @@ scheduled hunts that see every event exactly once whatever CloudTrail's delivery
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 import time
@@ -300,3 +301,53 @@ async def test_a_burst_split_across_two_scheduled_hunts_is_caught(stack: TestSta
     assert [h for h in first["hits"] if h["rule_id"] == correlation_id] == []
     [hit] = [h for h in second["hits"] if h["rule_id"] == correlation_id]
     assert sorted(hit["event_ids"]) == sorted(e["eventID"] for e in burst)
+
+
+async def test_an_s3_prefix_hunt_reads_the_selected_organization_trail_files_and_skips_digests(
+    stack: TestStack,
+) -> None:
+    user = f"u{uuid.uuid4().hex[:8]}"
+    rule_id = str(uuid.uuid4())
+    detection = f"  sel:\n    eventName: DeleteBucket\n    userIdentity.userName: {user}\n  condition: sel"
+    root = f"trails/{uuid.uuid4().hex[:8]}"
+    day = "2026/11/20"
+
+    def key(account: str, region: str, kind: str = "CloudTrail") -> str:
+        name = f"{account}_{kind}_{region}_20261120T0905Z_{uuid.uuid4().hex[:16]}.json.gz"
+        return f"{root}/AWSLogs/o-aa111bb222/{account}/{kind}/{region}/{day}/{name}"
+
+    def deletion(account: str) -> dict[str, Any]:
+        request = {"bucketName": "b"}
+        return record("s3.amazonaws.com", "DeleteBucket", request, identity=iam_user(user), recipientAccountId=account)
+
+    wanted, other_account, other_region = deletion("111122223333"), deletion("444455556666"), deletion("111122223333")
+    async with hunter(stack) as (client, runtime):
+        assert (await post_rule(client, stack, rule(detection, rule_id=rule_id))).status == 201
+        for k, event in (
+            (key("111122223333", "us-east-1"), wanted),
+            (key("444455556666", "us-east-1"), other_account),
+            (key("111122223333", "eu-west-1"), other_region),
+            (key("111122223333", "us-east-1", "CloudTrail-Digest"), deletion("111122223333")),
+        ):
+            await runtime.artifacts.put(k, gzip.compress(json.dumps({"Records": [event]}).encode()))
+        response = await client.post(
+            "/v1/hunts",
+            json={
+                "source": {
+                    "type": "s3",
+                    "prefix": f"{root}/AWSLogs/",
+                    "accounts": ["111122223333"],
+                    "regions": ["us-east-1"],
+                    "since": "2026-11-20",
+                    "until": "2026-11-20",
+                },
+                "rule_ids": [rule_id],
+                "send_alerts": False,
+            },
+            headers=stack.auth("analyst"),
+        )
+        assert response.status == 202, await response.text()
+        hunt = await wait_hunt(client, stack, (await response.json())["id"])
+    assert hunt["status"] == "succeeded", hunt
+    assert hunt["events_read"] == 1
+    assert [h["event_ids"] for h in hunt["hits"]] == [[wanted["eventID"]]]

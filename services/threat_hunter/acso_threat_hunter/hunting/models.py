@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
@@ -90,11 +90,23 @@ class S3Source(BaseModel):
     bucket: str | None = Field(default=None, min_length=3, max_length=63, description="Default: the artifacts bucket")
     keys: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(default_factory=list, max_length=MAX_KEYS)
     prefix: str | None = Field(default=None, min_length=1, max_length=1024)
+    # With a prefix: which trail files to read, by CloudTrail's key layout
+    # (AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/...); digest files never.
+    accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list, max_length=1000)
+    regions: list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]] = Field(
+        default_factory=list, max_length=100
+    )
+    since: date | None = Field(default=None, description="Only files of this day or later")
+    until: date | None = Field(default=None, description="Only files of this day or earlier")
 
     @model_validator(mode="after")
     def _keys_or_prefix(self) -> S3Source:
         if bool(self.keys) == bool(self.prefix):
             raise ValueError("give either keys or prefix")
+        if self.keys and (self.accounts or self.regions or self.since or self.until):
+            raise ValueError("accounts, regions, since and until select files under a prefix, not given keys")
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
         return self
 
 

@@ -12,7 +12,8 @@ the correlations' timespan as correlation context). Every record read is stored 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+import queue
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from acso_shared.hunting.cloudtrail import iter_records
 from acso_shared.hunting.dedup import dedupe_hits
 from acso_shared.hunting.models import Hit, RuleError
 from acso_shared.hunting.pack import RulePack
+from acso_shared.hunting.trail_files import KeyFilter
 from acso_shared.hunting.values import parse_time
 from acso_shared.logging import get_logger
 from acso_threat_hunter.cloudtrail.lookup import CloudTrailLookup
@@ -45,6 +47,7 @@ from .rules import RuleLibrary
 log = get_logger(__name__)
 
 STORE_BATCH = 1000
+STREAM_QUEUE_BATCHES = 4  # parsed objects waiting for the evaluating thread
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 AlertSender = Callable[[dict[str, Any], str], Awaitable[None]]
@@ -221,19 +224,9 @@ class HuntService:
         return await self._repo.get(job_id)
 
     async def _records(self, source: HuntInput) -> list[dict[str, Any]]:
-        """All records of the input, at most `max_events` (parsing runs off the event loop)."""
+        """All records of an upload or a window, at most `max_events` (parsing runs off the event loop)."""
         if source.upload is not None:
             return await asyncio.to_thread(_read_all, [source.upload], self._max_events)
-        if source.s3 is not None:
-            bucket = source.s3.bucket or self._bucket
-            keys = list(source.s3.keys) or await self._list(bucket, source.s3.prefix or "")
-            blobs: list[bytes] = []
-            for key in keys:
-                try:
-                    blobs.append(await self._read(bucket, key))
-                except NotFound as err:
-                    raise Invalid("hunt_object_not_found", f"s3://{bucket}/{key} does not exist") from err
-            return await asyncio.to_thread(_read_all, blobs, self._max_events)
         assert source.window is not None
         window = source.window
         records = await self._events.window(window.start, window.end, self._max_events)
@@ -242,6 +235,62 @@ class HuntService:
             known = {r.get("eventID") for r in records}
             records += [dict(r.raw) for r in rows if r.event_id not in known]
         return records
+
+    async def _s3_keys(self, s3: S3Source, bucket: str) -> list[str]:
+        """The objects to read: the given keys, or the prefix's log files the filters keep (never digests)."""
+        if s3.keys:
+            return list(s3.keys)
+        keys = KeyFilter(frozenset(s3.accounts), frozenset(s3.regions), s3.since, s3.until)
+        return keys.select(await self._list(bucket, s3.prefix or ""))
+
+    async def _s3_batches(self, s3: S3Source) -> AsyncIterator[list[dict[str, Any]]]:
+        """Records of the S3 objects, one object at a time (memory: about one object)."""
+        bucket = s3.bucket or self._bucket
+        remaining = self._max_events
+        for key in await self._s3_keys(s3, bucket):
+            if remaining <= 0:
+                return
+            try:
+                data = await self._read(bucket, key)
+            except NotFound as err:
+                raise Invalid("hunt_object_not_found", f"s3://{bucket}/{key} does not exist") from err
+            batch = await asyncio.to_thread(_read_all, [data], remaining)
+            del data
+            remaining -= len(batch)
+            yield batch
+
+    async def _hunt_stream(
+        self,
+        job: HuntJob,
+        pack: RulePack,
+        included: list[str],
+        batches: AsyncIterator[list[dict[str, Any]]],
+        send_alerts: bool,
+    ) -> None:
+        """Evaluate batches as they are read: a thread runs the pack over a bounded queue, so
+        memory holds a few objects' records plus what correlations matched."""
+        feed: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=STREAM_QUEUE_BATCHES)
+
+        def records() -> Iterator[dict[str, Any]]:
+            while (batch := feed.get()) is not None:
+                yield from batch
+
+        evaluation = asyncio.ensure_future(asyncio.to_thread(pack.evaluate, records()))
+        try:
+            async for batch in batches:
+                job.events_read += len(batch)
+                for start in range(0, len(batch), STORE_BATCH):
+                    await self._events.add(batch[start : start + STORE_BATCH])
+                if not await _put(feed, batch, evaluation):
+                    break
+        finally:
+            await _put(feed, None, evaluation)
+        hits = dedupe_hits(await evaluation)
+        job.rule_errors = pack.errors
+        await self._rules.record_errors(pack.errors, included)
+        job.hits = [_summary(hit) for hit in hits]
+        if send_alerts and hits:
+            job.alerts_sent = await self._send_hits(job.id, hits)
 
     async def _run(self, job: HuntJob, source: HuntInput, rule_ids: list[str] | None, send_alerts: bool) -> None:
         job.status = HuntStatus.RUNNING
@@ -255,6 +304,8 @@ class HuntService:
                 async with self._events.claim_unhunted(self._max_events) as records:
                     context = await self._context(pack, records)
                     await self._hunt(job, pack, included, records, context, send_alerts)
+            elif source.s3 is not None:
+                await self._hunt_stream(job, pack, included, self._s3_batches(source.s3), send_alerts)
             else:
                 records = await self._records(source)
                 if source.window is None:
@@ -323,6 +374,19 @@ class HuntService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _put(
+    feed: queue.Queue[list[dict[str, Any]] | None], item: list[dict[str, Any]] | None, evaluation: asyncio.Future[Any]
+) -> bool:
+    """Hand a batch to the evaluating thread, waiting while its queue is full; False once it ended."""
+    while not evaluation.done():
+        try:
+            feed.put_nowait(item)
+            return True
+        except queue.Full:
+            await asyncio.sleep(0.01)
+    return False
 
 
 def _read_all(blobs: Sequence[bytes], limit: int) -> list[dict[str, Any]]:
