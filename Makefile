@@ -20,7 +20,7 @@ XDIST := -n $(TEST_WORKERS)
 -include devtools/terraform.mk
 -include devtools/lambdas.mk
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint typecheck bench token up down browser clean
+.PHONY: help setup run demo test test-unit test-integration test-e2e lint typecheck bench token up down browser clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -34,8 +34,11 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 
 setup: $(STAMP) ## Create the virtual environment and install everything (only when needed)
 
-run: setup ## Start the whole system locally: AWS emulator, PostgreSQL, the five agents
-	@$(PY) -m acso_shared.cli run
+run: setup ## Start the whole system locally (keeps the last run's state; FRESH=1 starts from nothing)
+	@$(PY) -m acso_shared.cli run $(if $(filter 1 true yes,$(FRESH)),--fresh)
+
+demo: ## Seed the running system's emulator with what the README's alert fixtures name and send the alerts
+	@$(PY) -m acso_shared.cli demo
 
 token: ## Print an access token of the demo user with ROLE (needs `make run` in another terminal)
 	@$(PY) -m acso_shared.cli token --role $(ROLE)

@@ -1,7 +1,8 @@
 """`acso`: the command line of the local stack and of operators.
 
-acso run                      start the whole system locally (what `make run` calls)
+acso run [--fresh]            start the whole system locally (what `make run` calls); --fresh: from nothing
 acso token --role ROLE        print an access token of the demo user with that role
+acso demo [--json]            seed the running emulator with what the alert fixtures name, send the alerts
 acso provision                create the manifest's resources at AWS_ENDPOINT_URL (compose init)
 acso migrate                  apply every component's database migrations to ACSO_DATABASE_URL
 acso audit verify             check the audit log's hash chain (exit 1 when it is broken)
@@ -16,44 +17,87 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from acso_shared.aws.clients import AwsClientFactory
 from acso_shared.hunting.cli import register as register_hunting
 from acso_shared.resources import ROLES
 
 
-def cmd_run(_: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from acso_shared.local.stack import LauncherSettings, run
 
-    return run(LauncherSettings())
+    settings = LauncherSettings()
+    if args.fresh:
+        settings = settings.model_copy(update={"fresh": True})
+    return run(settings)
 
 
-def cmd_token(args: argparse.Namespace) -> int:
+def _running_system() -> tuple[Any, Any, dict[str, Any]] | None:
+    """The launcher's settings, provisioned stack and state of the system running here, if any."""
     from acso_shared.local.stack import LOCAL_CREDENTIALS, LauncherSettings
-    from acso_shared.provision import ProvisionedStack, user_token
+    from acso_shared.provision import ProvisionedStack
 
     settings = LauncherSettings()
     try:
         stack = ProvisionedStack.from_json((settings.run_dir / "stack.json").read_text())
-        state = json.loads((settings.run_dir / "state.json").read_text())
+        state: dict[str, Any] = json.loads((settings.run_dir / "state.json").read_text())
     except FileNotFoundError:
         print("ACSO is not running here: start it with `make run` first.", file=sys.stderr)
-        return 1
+        return None
     for key, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(key, value)
-    client_settings = settings.model_copy(update={"aws_endpoint_url": state["emulator_url"]})
+    return settings.model_copy(update={"aws_endpoint_url": state["emulator_url"]}), stack, state
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from acso_shared.provision import user_token
+
+    running = _running_system()
+    if running is None:
+        return 1
+    settings, stack, _ = running
 
     async def fetch() -> str:
-        clients = AwsClientFactory(client_settings)
+        clients = AwsClientFactory(settings)
         try:
             username = settings.manifest.demo_users[args.role]
-            return await user_token(clients, stack, username, stack.demo_passwords[args.role])
+            return str(await user_token(clients, stack, username, stack.demo_passwords[args.role]))
         finally:
             await clients.aclose()
 
     print(asyncio.run(fetch()))
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from acso_shared.local.demo import describe, run_demo
+    from acso_shared.provision import user_token
+
+    running = _running_system()
+    if running is None:
+        return 1
+    settings, stack, state = running
+    services = state["services"]
+
+    async def go() -> int:
+        clients = AwsClientFactory(settings)
+        try:
+            role = "responder"
+            token = await user_token(clients, stack, settings.manifest.demo_users[role], stack.demo_passwords[role])
+            report = await run_demo(
+                clients,
+                supervisor_url=services["supervisor"],
+                incident_response_url=services["incident_response"],
+                token=token,
+                wait_s=args.wait,
+            )
+        finally:
+            await clients.aclose()
+        print(report.to_json() if args.json else describe(report, services["incident_response"]))
+        return 0
+
+    return asyncio.run(go())
 
 
 def cmd_provision(_: argparse.Namespace) -> int:
@@ -116,10 +160,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="acso", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the whole system locally").set_defaults(func=cmd_run)
+    run = commands.add_parser("run", help="start the whole system locally")
+    run.add_argument("--fresh", action="store_true", help="start from nothing: new emulator, empty database")
+    run.set_defaults(func=cmd_run)
     token = commands.add_parser("token", help="print a demo user's access token")
     token.add_argument("--role", choices=ROLES, default="analyst")
     token.set_defaults(func=cmd_token)
+    demo = commands.add_parser("demo", help="seed the emulator with the alert fixtures' resources, send the alerts")
+    demo.add_argument("--json", action="store_true", help="print what was seeded and sent as JSON")
+    demo.add_argument(
+        "--wait", type=float, default=90.0, help="seconds to wait for the crypto-mining approval (0: do not wait)"
+    )
+    demo.set_defaults(func=cmd_demo)
     commands.add_parser("provision", help="create the manifest's AWS resources").set_defaults(func=cmd_provision)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     audit = commands.add_parser("audit", help="verify or export the audit log").add_subparsers(

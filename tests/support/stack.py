@@ -112,6 +112,11 @@ class RunningSystem:
     database_url: str
     process: subprocess.Popen[bytes]
     tokens: dict[str, str] = field(default_factory=dict)
+    log_offset: int = 0  # where this run's output starts in launcher.log (a data dir can be started again)
+
+    def launcher_output(self) -> str:
+        """What the launcher printed in this run."""
+        return (self.data_dir / "launcher.log").read_bytes()[self.log_offset :].decode(errors="replace")
 
     def url(self, agent: Agent | str) -> str:
         name = agent.value if isinstance(agent, Agent) else agent
@@ -142,21 +147,29 @@ def start_system(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         "ACSO_BASE_PORT": str(base),
         **(extra_env or {}),
     }
-    log = (data_dir / "launcher.log").open("ab")
+    log_path = data_dir / "launcher.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0
+
+    def output() -> str:
+        return log_path.read_bytes()[offset:].decode(errors="replace")
+
+    log = log_path.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "acso_shared.cli", "run"], stdout=log, stderr=subprocess.STDOUT, env=env
     )
     log.close()
     try:
         deadline = time.monotonic() + 120
-        while "is running" not in (data_dir / "launcher.log").read_text():
+        while "is running" not in output():
             if process.poll() is not None:
-                raise RuntimeError(f"launcher exited: {(data_dir / 'launcher.log').read_text()[-3000:]}")
+                raise RuntimeError(f"launcher exited: {output()[-3000:]}")
             if time.monotonic() > deadline:
-                raise TimeoutError((data_dir / "launcher.log").read_text()[-3000:])
+                raise TimeoutError(output()[-3000:])
             time.sleep(0.3)
         state = json.loads((data_dir / "run" / "state.json").read_text())
-        system = RunningSystem(data_dir, state["services"], state["emulator_url"], state["database_url"], process)
+        system = RunningSystem(
+            data_dir, state["services"], state["emulator_url"], state["database_url"], process, log_offset=offset
+        )
         for role in ("analyst", "responder", "it_operator", "executive", "admin"):
             token = subprocess.run(
                 [sys.executable, "-m", "acso_shared.cli", "token", "--role", role],
