@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "| pack | rules | techniques detected | event precision | event recall | flagged | false positives | eval s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for name in names:
         r = runs[name]
         found = sum(1 for t in TECHNIQUES if t in r["detected"])  # type: ignore[operator]
