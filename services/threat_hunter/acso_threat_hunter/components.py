@@ -32,6 +32,7 @@ from acso_threat_hunter.hunting.alerts import ALERT_INGEST
 from acso_threat_hunter.hunting.models import HuntTrigger
 from acso_threat_hunter.hunting.rules import RuleLibrary
 from acso_threat_hunter.hunting.service import HuntInput, HuntRepository, HuntService
+from acso_threat_hunter.intel.hygiene import HygienePolicy
 from acso_threat_hunter.intel.index import IntelIndex
 from acso_threat_hunter.intel.repository import IntelRepository
 from acso_threat_hunter.intel.service import IntelService
@@ -138,7 +139,12 @@ class Components:
             if settings.cloudtrail_lookup_enabled
             else None
         )
-        self.intel_ = IntelService(IntelRepository(pool), runtime.threat_intel, index=IntelIndex())
+        self.intel_ = IntelService(
+            IntelRepository(pool),
+            runtime.threat_intel,
+            index=IntelIndex(),
+            hygiene=HygienePolicy(settings.intel_min_ipv4_prefix, settings.intel_min_ipv6_prefix),
+        )
         self.triage_ = TriageService(
             self.intel_,
             self.events_,

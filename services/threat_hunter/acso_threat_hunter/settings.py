@@ -16,6 +16,12 @@ class Settings(ServiceSettings):
     intel_refresh_interval_s: float = Field(
         default=30.0, gt=0, description="How often the in-memory indicator index applies the change feed"
     )
+    intel_min_ipv4_prefix: int = Field(
+        default=8, ge=0, le=32, description="IPv4 range indicators shorter than this prefix are refused at import"
+    )
+    intel_min_ipv6_prefix: int = Field(
+        default=32, ge=0, le=128, description="IPv6 range indicators shorter than this prefix are refused at import"
+    )
     triage_window_s: int = Field(
         default=3600, ge=60, le=7 * 24 * 3600, description="CloudTrail context: this long before and after the alert"
     )

@@ -18,8 +18,12 @@ FIXTURE = Path(__file__).parents[2] / "fixtures" / "intel" / "stix_bundle_clouds
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def _parse(doc: object):
-    return parse_stix_bundle(json.dumps(doc), default_confidence=50, default_valid_days=None, now=NOW)
+def _parse(doc: object, *, strict: bool = False):
+    return parse_stix_bundle(json.dumps(doc), default_confidence=50, default_valid_days=None, now=NOW, strict=strict)
+
+
+def _valid_neighbour() -> dict[str, Any]:
+    return _indicator("[ipv4-addr:value = '198.51.100.7']", id="indicator--0f5e6a3b-91f0-4a64-9a51-6f1f1d2b0c11")
 
 
 def _bundle(*objects: dict[str, Any]) -> dict[str, Any]:
@@ -109,27 +113,53 @@ def test_a_non_stix_pattern_is_skipped_with_a_warning():
     assert "yara" in feed.warnings[0]
 
 
-def test_an_unparseable_pattern_rejects_the_bundle_naming_the_indicator():
+def test_strict_an_unparseable_pattern_rejects_the_bundle_naming_the_indicator():
     with pytest.raises(Invalid) as err:
-        _parse(_bundle(_indicator("[ipv4-addr:value = ")))
+        _parse(_bundle(_indicator("[ipv4-addr:value = "), _valid_neighbour()), strict=True)
     assert err.value.code == "stix_invalid"
     assert "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f" in err.value.message
 
 
-def test_a_malformed_value_in_a_valid_pattern_is_rejected():
+def test_strict_a_malformed_value_in_a_valid_pattern_is_rejected():
     with pytest.raises(Invalid) as err:
-        _parse(_bundle(_indicator("[ipv4-addr:value = '999.0.0.1']")))
+        _parse(_bundle(_indicator("[ipv4-addr:value = '999.0.0.1']"), _valid_neighbour()), strict=True)
     assert err.value.code == "stix_invalid_pattern"
     assert "indicator--8e2e2d2b" in err.value.message
 
 
-def test_an_object_missing_a_required_property_is_rejected_by_name():
+def test_strict_an_object_missing_a_required_property_is_rejected_by_name():
     broken = _indicator("[ipv4-addr:value = '192.0.2.1']")
     del broken["pattern_type"]
     with pytest.raises(Invalid) as err:
-        _parse(_bundle(broken))
+        _parse(_bundle(broken, _valid_neighbour()), strict=True)
     assert err.value.code == "stix_invalid"
     assert "pattern_type" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [("[ipv4-addr:value = ", "pattern"), ("[ipv4-addr:value = '999.0.0.1']", "999.0.0.1")],
+)
+def test_by_default_a_bad_indicator_is_skipped_with_its_reason_and_its_neighbours_import(pattern, reason):
+    feed = _parse(_bundle(_indicator(pattern), _valid_neighbour()))
+    assert [r.value for r in feed.indicators] == ["198.51.100.7"]
+    assert feed.skipped == 1
+    assert "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f" in feed.warnings[0]
+    assert reason in feed.warnings[0]
+
+
+def test_by_default_an_object_missing_a_required_property_is_skipped_by_name():
+    broken = _indicator("[ipv4-addr:value = '192.0.2.1']")
+    del broken["pattern_type"]
+    feed = _parse(_bundle(broken, _valid_neighbour()))
+    assert [r.value for r in feed.indicators] == ["198.51.100.7"]
+    assert "pattern_type" in feed.warnings[0]
+
+
+def test_a_bundle_with_no_valid_object_at_all_is_rejected():
+    with pytest.raises(Invalid) as err:
+        _parse(_bundle({"type": "indicator", "id": "indicator--x"}))
+    assert err.value.code == "stix_invalid"
 
 
 def test_a_document_that_is_not_a_bundle_is_rejected():

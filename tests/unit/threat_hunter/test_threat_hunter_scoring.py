@@ -233,3 +233,26 @@ async def test_a_denied_call_by_the_principal_makes_an_otherwise_quiet_alert_sus
     result = await triage.triage(TriageRequest(incident_id="inc-3", alert=alert))
     assert result.verdict == "suspicious"
     assert result.severity == "medium"
+
+
+async def test_a_hit_on_a_misp_warning_listed_value_alone_does_not_raise_the_verdict() -> None:
+    class ResolverIntel(FakeIntel):
+        async def match(self, request: MatchRequest) -> MatchResponse:
+            response = await super().match(request)
+            lists = ["List of known IPv4 public DNS resolvers"]
+            response.matches = [m.model_copy(update={"warninglists": lists}) for m in response.matches]
+            return response
+
+    alert = generic(type="network.dns.odd", severity="low", observables=[{"type": "ip", "value": "8.8.8.8"}])
+    flagged = await TriageService(ResolverIntel({"8.8.8.8": 95}), FakeStore(), load_catalog()).triage(
+        TriageRequest(incident_id="inc-wl", alert=alert)
+    )
+    unflagged = await TriageService(FakeIntel({"8.8.8.8": 95}), FakeStore(), load_catalog()).triage(
+        TriageRequest(incident_id="inc-nwl", alert=alert)
+    )
+
+    hit = next(e for e in flagged.evidence if e.kind == "intel_match")
+    assert hit.data["warninglists"] == ["List of known IPv4 public DNS resolvers"]
+    assert flagged.verdict == "benign"
+    assert flagged.severity == "low"
+    assert unflagged.verdict == "malicious"

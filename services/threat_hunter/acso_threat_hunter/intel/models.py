@@ -134,6 +134,11 @@ class ImportRequest(BaseModel):
     csv_columns: CsvColumns | None = None
     csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
     taxii: TaxiiSource | None = None
+    strict: bool = Field(
+        default=False,
+        description="STIX/TAXII: reject the whole bundle at its first malformed object or pattern (all-or-nothing); "
+        "by default such objects are skipped and reported in `warnings`",
+    )
 
     @field_validator("source")
     @classmethod
@@ -212,6 +217,10 @@ class IndicatorOut(BaseModel):
     labels: list[str] = Field(default_factory=list)
     description: str | None = None
     related: list[RelatedObject] = Field(default_factory=list)
+    warninglists: list[str] = Field(
+        default_factory=list,
+        description="MISP warning lists the value is on (public resolvers, top sites...): a hit alone is no evidence",
+    )
 
 
 class IndicatorPage(BaseModel):
@@ -236,6 +245,9 @@ class Match(BaseModel):
     valid_until: datetime | None = None
     labels: list[str] = Field(default_factory=list)
     related: list[RelatedObject] = Field(default_factory=list)
+    warninglists: list[str] = Field(
+        default_factory=list, description="MISP warning lists the value is on; triage does not score it alone"
+    )
 
 
 class RejectedObservable(BaseModel):

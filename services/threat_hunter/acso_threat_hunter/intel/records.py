@@ -39,8 +39,13 @@ class ParsedFeed:
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
-        """Record a non-fatal problem; only the first few are kept so a noisy feed cannot bloat the job."""
+        """Record an input skipped or refused; only the first few messages are kept so a noisy feed
+        cannot bloat the job."""
         self.skipped += 1
+        self.note(message)
+
+    def note(self, message: str) -> None:
+        """Record a warning about an indicator that was kept (flagged, cleaned)."""
         if len(self.warnings) < MAX_WARNINGS:
             self.warnings.append(message)
 

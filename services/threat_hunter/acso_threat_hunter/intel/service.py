@@ -17,6 +17,7 @@ from acso_shared.errors import AcsoError, Invalid
 from acso_shared.logging import get_logger
 
 from .feeds import parse_csv, parse_plain
+from .hygiene import HygienePolicy, apply_hygiene, load_warning_lists, warninglists_for
 from .index import IndexedIndicator, IntelIndex
 from .misp_import import parse_misp
 from .models import (
@@ -79,12 +80,21 @@ class IntelStore(Protocol):
     ) -> tuple[list[IndexedIndicator], list[int], tuple[datetime, int] | None]: ...
 
 
-def parse_feed(request: ImportRequest, content: bytes | str, now: datetime) -> ParsedFeed:
-    """Parse one feed file in the request's format; raises `Invalid` (stix_invalid, misp_invalid, feed_invalid)."""
+def parse_feed(
+    request: ImportRequest, content: bytes | str, now: datetime, hygiene: HygienePolicy | None = None
+) -> ParsedFeed:
+    """Parse one feed file in the request's format, then apply the feed hygiene (over-broad ranges
+    refused, warning-list values reported); raises `Invalid` (stix_invalid, misp_invalid, feed_invalid)."""
+    return apply_hygiene(_parse_format(request, content, now), hygiene or HygienePolicy())
+
+
+def _parse_format(request: ImportRequest, content: bytes | str, now: datetime) -> ParsedFeed:
     conf, days = request.default_confidence, request.default_valid_days
     match request.format:
         case FeedFormat.STIX | FeedFormat.TAXII:
-            return parse_stix_bundle(content, default_confidence=conf, default_valid_days=days, now=now)
+            return parse_stix_bundle(
+                content, default_confidence=conf, default_valid_days=days, now=now, strict=request.strict
+            )
         case FeedFormat.MISP:
             return parse_misp(content, default_confidence=conf, default_valid_days=days, now=now)
         case FeedFormat.PLAIN:
@@ -124,8 +134,10 @@ class IntelService:
         index: IntelIndex | None = None,
         batch_size: int = 5000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hygiene: HygienePolicy | None = None,
     ) -> None:
         self._repo = repo
+        self._hygiene = hygiene or HygienePolicy()
         self._raw = raw_store
         self._index = index
         self._index_loaded = False
@@ -148,7 +160,7 @@ class IntelService:
         if request.format is not FeedFormat.TAXII:
             if not content:
                 raise Invalid("feed_invalid", "the feed is empty")
-            feed = await asyncio.to_thread(parse_feed, request, content, now)
+            feed = await asyncio.to_thread(parse_feed, request, content, now, self._hygiene)
             job.raw_object_key = await self._store_raw(request, job.id, content, now)
         await self._repo.create_import(job)
         task = asyncio.create_task(self._run(job, request, feed), name=f"intel-import-{job.id}")
@@ -180,7 +192,7 @@ class IntelService:
                 fetched = await asyncio.to_thread(fetch_taxii_bundle, request.taxii)
                 body = json.dumps(fetched.bundle).encode()
                 job.raw_object_key = await self._store_raw(request, job.id, body, job.started_at)
-                feed = await asyncio.to_thread(parse_feed, request, body, job.started_at)
+                feed = await asyncio.to_thread(parse_feed, request, body, job.started_at, self._hygiene)
             job.total = len(feed.indicators)
             job.counts.parsed = len(feed.indicators)
             job.counts.skipped = feed.skipped
@@ -230,14 +242,24 @@ class IntelService:
             itype, canonical = infer_indicator(value)
         except Invalid as err:
             raise Invalid("invalid_indicator_value", err.message) from err
-        return IndicatorPage(items=await self._repo.find_by_value(itype, canonical, self._now(), limit))
+        items = await self._repo.find_by_value(itype, canonical, self._now(), limit)
+        await load_warning_lists()
+        for item in items:
+            item.warninglists = list(warninglists_for(item.value))
+        return IndicatorPage(items=items)
 
     async def match(self, request: MatchRequest) -> MatchResponse:
-        """`POST /v1/intel/match`: the in-memory index once loaded, the SQL path before that."""
+        """`POST /v1/intel/match`: the in-memory index once loaded, the SQL path before that; each
+        match says which MISP warning lists its indicator's value is on."""
         now = self._now()
         if self._index is not None and self._index_loaded:
-            return self._index.match(request.observables, now)
-        return await self._repo.match(request.observables, now)
+            response = self._index.match(request.observables, now)
+        else:
+            response = await self._repo.match(request.observables, now)
+        await load_warning_lists()
+        for hit in response.matches:
+            hit.warninglists = list(warninglists_for(hit.indicator_value))
+        return response
 
     async def refresh_index(self) -> int:
         """Apply the indicator change feed to the in-memory index; the first call loads everything.

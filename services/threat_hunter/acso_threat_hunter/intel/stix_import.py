@@ -1,8 +1,10 @@
 """STIX 2.1 bundles to indicator records, with their threat actors, malware and attack patterns.
 
 Every object is parsed and validated by the `stix2` library (required properties, timestamps,
-vocabularies, pattern grammar); the first malformed object rejects the bundle with an error that
-names it, so a half-valid feed is never half-imported.
+vocabularies, pattern grammar), as the STIX version it declares: its own `spec_version`, else the
+bundle's (STIX 2.0 bundles carry it there), else 2.1. A malformed object or an unparseable pattern
+is skipped and reported with its reason, as MISP imports do, so one bad object does not cost the
+feed's other indicators; `strict=True` keeps all-or-nothing (the first one rejects the bundle).
 """
 
 from __future__ import annotations
@@ -41,15 +43,31 @@ def _describe(obj: Any, index: int) -> str:
     return f"objects[{index}]"
 
 
-def _parse_objects(raw_objects: Sequence[Any]) -> list[Any]:
+_VERSIONS = frozenset({"2.0", "2.1"})
+
+
+def _parse_objects(raw_objects: Sequence[Any], bundle_version: str, feed: ParsedFeed, *, strict: bool) -> list[Any]:
     parsed: list[Any] = []
+    first_error: Invalid | None = None
     for i, raw in enumerate(raw_objects):
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("type"), str):
-            raise Invalid("stix_invalid", f"objects[{i}] is not a STIX object (no `type`)")
         try:
-            parsed.append(stix2.parse(dict(raw), allow_custom=True, version="2.1"))
-        except (STIXError, ValueError, TypeError) as err:
-            raise Invalid("stix_invalid", f"{_describe(raw, i)}: {err}") from err
+            if not isinstance(raw, Mapping) or not isinstance(raw.get("type"), str):
+                raise Invalid("stix_invalid", f"objects[{i}] is not a STIX object (no `type`)")
+            version = raw.get("spec_version", bundle_version)
+            if version not in _VERSIONS:
+                raise Invalid("stix_invalid", f"{_describe(raw, i)}: spec_version {version!r} is not 2.0 or 2.1")
+            try:
+                parsed.append(stix2.parse(dict(raw), allow_custom=True, version=version))
+            except (STIXError, ValueError, TypeError, KeyError, AttributeError) as err:
+                raise Invalid("stix_invalid", f"{_describe(raw, i)}: {err}") from err
+        except Invalid as err:
+            if strict:
+                raise
+            first_error = first_error or err
+            feed.warn(f"skipped {err.message}")
+    if first_error is not None and not parsed:
+        # Nothing in the document is STIX: that is a malformed request, not a feed with gaps.
+        raise Invalid(first_error.code, f"no valid STIX object in the bundle; the first: {first_error.message}")
     return parsed
 
 
@@ -98,20 +116,25 @@ def parse_stix_bundle(
     default_confidence: int,
     default_valid_days: int | None,
     now: datetime,
+    strict: bool = False,
 ) -> ParsedFeed:
     """Parse a STIX 2.1 bundle (or a TAXII envelope: anything with `objects`) into indicator records.
 
-    Raises `Invalid("stix_invalid")` naming the first malformed object, and
-    `Invalid("stix_invalid_pattern")` for an indicator whose pattern does not parse.
-    Indicators with non-STIX pattern languages, or patterns no single observable can satisfy,
-    are skipped with a warning.
+    A malformed object, or an indicator whose pattern does not parse, is skipped with a warning
+    naming it and the reason; with `strict`, it raises `Invalid("stix_invalid")` /
+    `Invalid("stix_invalid_pattern")` instead. Indicators with non-STIX pattern languages, or
+    patterns no single observable can satisfy, are skipped with a warning either way.
     """
     doc = load_json(data, "stix_invalid")
     if not isinstance(doc, Mapping) or not isinstance(doc.get("objects", []), list):
         raise Invalid("stix_invalid", "expected a STIX bundle: an object with an `objects` list")
     if "type" in doc and doc["type"] != "bundle":
         raise Invalid("stix_invalid", f"expected type `bundle`, got {doc['type']!r}")
-    objects = _parse_objects(doc.get("objects", []))
+    bundle_version = doc.get("spec_version", "2.1")
+    if not isinstance(bundle_version, str) or bundle_version not in _VERSIONS:
+        bundle_version = "2.1"
+    feed = ParsedFeed()
+    objects = _parse_objects(doc.get("objects", []), bundle_version, feed, strict=strict)
 
     sdos: dict[str, Any] = {}
     indicators: list[Any] = []
@@ -128,17 +151,20 @@ def parse_stix_bundle(
             edges[src].append((tgt, rtype))
             edges[tgt].append((src, rtype))
 
-    feed = ParsedFeed()
     records: list[IndicatorRecord] = []
     for ind in indicators:
         ind_id = str(ind["id"])
-        if ind.get("pattern_type") != "stix":
+        # STIX 2.0 indicators have no pattern_type: their pattern is always a STIX pattern.
+        if ind.get("pattern_type", "stix") != "stix":
             feed.warn(f"{ind_id}: pattern_type {ind.get('pattern_type')!r} is not matched, only `stix`")
             continue
         try:
             values = pattern_values(str(ind["pattern"]))
         except Invalid as err:
-            raise Invalid(err.code, f"{ind_id}: {err.message}") from err
+            if strict:
+                raise Invalid(err.code, f"{ind_id}: {err.message}") from err
+            feed.warn(f"skipped {ind_id}: {err.message}")
+            continue
         except UnsupportedPattern as err:
             feed.warn(f"{ind_id}: pattern not matchable on one observable ({err})")
             continue

@@ -10,6 +10,10 @@ Rules (in order, the first that holds decides the verdict):
    that rates the alert high or critical (uncorroborated, but not dismissed).
 3. `benign` otherwise.
 
+An intel match whose indicator value is on a MISP warning list (a public resolver, a top-site
+domain, the hash of an empty file: `evidence.data["warninglists"]`) stays in the evidence but
+supports no verdict and adds no weight: such a hit alone is no sign of compromise.
+
 Severity never drops below the alert's own: malicious raises it to at least high (critical when
 both intel and the finding type say malicious), suspicious to at least medium.
 
@@ -115,8 +119,14 @@ def max_severity(*labels: SeverityLabel) -> SeverityLabel:
     return max(labels, key=lambda label: ID_BY_LABEL[label])
 
 
+def on_warning_list(signal: Signal) -> bool:
+    """An intel match on a value MISP warning lists name (see the module docstring)."""
+    return signal.evidence.kind == "intel_match" and bool((signal.evidence.data or {}).get("warninglists"))
+
+
 def score(alert: NormalizedAlert, signals: Sequence[Signal]) -> Score:
     """Verdict, severity and confidence from the signals (see the module docstring for the rules)."""
+    signals = [Signal(s.evidence, 0.0, None) if on_warning_list(s) else s for s in signals]
     malicious = [s for s in signals if s.supports == "malicious"]
     suspicious = [s for s in signals if s.supports == "suspicious"]
     verdict: Verdict

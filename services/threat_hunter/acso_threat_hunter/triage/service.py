@@ -132,6 +132,7 @@ def _match_signal(match: Match, via: str) -> Signal:
             "match_kind": match.match_kind.value,
             "labels": list(match.labels),
             "related": [r.model_dump(mode="json") for r in match.related],
+            "warninglists": list(match.warninglists),
         },
     )
     supports: Verdict = "malicious" if match.confidence >= MALICIOUS_INTEL_CONFIDENCE else "suspicious"
