@@ -245,13 +245,13 @@ class _KeyCache:
     fetched_at: float | None = None
     attempted_at: float | None = None
 
-    def needs_fetch(self, kid: str) -> bool:
+    def needs_fetch(self, kid: str, cold_retry_s: float = _COLD_RETRY_S) -> bool:
         now = self.monotonic()
         # At most one fetch per interval, successful or not: unknown kids sent by a forger and a
         # JWKS outage must not turn every request into a call to the identity provider.
         # Until a first fetch has succeeded no token can be checked at all, so a failed first
         # attempt (a cold start racing the identity provider) is retried after a second.
-        interval = self.policy.min_refresh_interval_s if self.fetched_at is not None else _COLD_RETRY_S
+        interval = self.policy.min_refresh_interval_s if self.fetched_at is not None else cold_retry_s
         if self.attempted_at is not None and now - self.attempted_at < interval:
             return False
         if self.fetched_at is None or now - self.fetched_at > self.policy.max_jwks_age_s:
@@ -344,7 +344,9 @@ class TokenVerifier(_VerifierBase):
         """Fetch the keys once for every request that needs them now (one task, many waiters)."""
         task = self._inflight
         if task is None:
-            if not self._cache.needs_fetch(kid):
+            # Before any key was fetched nothing can be served, and one fetch at a time is in flight
+            # (the others wait for it): a request after a failed cold fetch tries again at once.
+            if not self._cache.needs_fetch(kid, cold_retry_s=0.0):
                 return
             self._cache.attempt()
             task = self._inflight = asyncio.create_task(self._load(), name="jwks-fetch")
@@ -374,7 +376,7 @@ class TokenVerifier(_VerifierBase):
         if not token:
             raise Unauthorized("token_missing", "a bearer token is required")
         header = _inspect_header(token)
-        if self._inflight is not None or self._cache.needs_fetch(header.kid):
+        if self._inflight is not None or self._cache.needs_fetch(header.kid, cold_retry_s=0.0):
             await self._refresh(header.kid)
         return self._finish(token, header.kid, accept)
 

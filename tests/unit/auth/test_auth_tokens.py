@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -83,6 +84,7 @@ class JwksSource:
         self.fail = False
 
     async def __call__(self) -> dict[str, Any]:
+        await asyncio.sleep(0)  # a real fetch yields to other requests while it runs
         return self.get()
 
     def get(self) -> dict[str, Any]:
@@ -326,7 +328,7 @@ async def test_during_a_jwks_outage_fetches_are_retried_at_most_once_per_interva
     assert source.calls == 3
 
 
-async def test_before_any_successful_fetch_every_token_is_unavailable_not_unauthorized(
+async def test_before_any_successful_fetch_every_token_is_unavailable_and_the_next_request_fetches_again(
     verifier: TokenVerifier, source: JwksSource
 ) -> None:
     source.fail = True
@@ -335,8 +337,29 @@ async def test_before_any_successful_fetch_every_token_is_unavailable_not_unauth
 
     with pytest.raises(Unavailable):
         await verifier.verify(_sign(_access_claims()))
+    source.fail = False
+    principal = await verifier.verify(_sign(_access_claims()))
 
+    assert principal.username == "alice"
+    assert source.calls == 3
+
+
+async def test_concurrent_requests_share_one_jwks_fetch_and_wait_for_it(
+    verifier: TokenVerifier, source: JwksSource
+) -> None:
+    results = await asyncio.gather(*(verifier.verify(_sign(_access_claims())) for _ in range(10)))
+
+    assert {p.username for p in results} == {"alice"}
     assert source.calls == 1
+
+
+async def test_readiness_fetches_the_keys_once_and_reports_them(verifier: TokenVerifier, source: JwksSource) -> None:
+    assert await verifier.ensure_keys() is True
+    assert await verifier.ensure_keys() is True
+    assert source.calls == 1
+    source.fail = True
+    fresh = TokenVerifier(verifier.policy, source)
+    assert await fresh.ensure_keys() is False
 
 
 def test_the_sync_verifier_applies_the_same_checks(clocks: Clocks) -> None:
