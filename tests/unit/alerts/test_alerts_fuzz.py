@@ -150,14 +150,14 @@ def _assert_storable_or_invalid(payload: Any) -> None:
 
 
 @settings(
-    max_examples=250, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=200, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(mutated_payloads())
 def test_a_mutated_vendor_payload_is_normalised_or_rejected_as_invalid(payload: Any) -> None:
     _assert_storable_or_invalid(payload)
 
 
-@settings(max_examples=100, derandomize=True, database=None, deadline=None)
+@settings(max_examples=60, derandomize=True, database=None, deadline=None)
 @given(st.lists(mutated_payloads(), min_size=1, max_size=3))
 def test_a_batch_of_mutated_payloads_is_normalised_or_rejected_as_invalid(batch: list[Any]) -> None:
     _assert_storable_or_invalid(batch)
