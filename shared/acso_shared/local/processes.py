@@ -97,13 +97,18 @@ def stop_process(process: subprocess.Popen[bytes], *, grace_s: float = 20.0) -> 
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: kill(0) is all we know
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def read_pid(path: Path) -> int | None:
