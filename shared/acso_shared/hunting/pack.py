@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -13,6 +13,7 @@ from acso_shared.hunting.compiler import CompiledRule, compile_rule
 from acso_shared.hunting.correlation import CorrelationRule
 from acso_shared.hunting.fields import EventView
 from acso_shared.hunting.models import Hit, RuleError, RuleErrorStage, RuleMeta
+from acso_shared.hunting.suppression import Suppressions
 
 INPUT_SOURCE = "<input>"
 
@@ -87,7 +88,15 @@ class RulePack:
     reported in `errors` and the other rules carry on.
     """
 
-    def __init__(self, rules: Iterable[CompiledRule] = (), errors: Iterable[RuleError] = ()) -> None:
+    def __init__(
+        self,
+        rules: Iterable[CompiledRule] = (),
+        errors: Iterable[RuleError] = (),
+        suppressions: Suppressions | None = None,
+    ) -> None:
+        # Known noise (deployment tools, AWS services): matches it covers are not hits and do
+        # not count in correlations. See acso_shared.hunting.suppression; defaults unless given.
+        self.suppressions = suppressions if suppressions is not None else Suppressions.defaults()
         self._rules: dict[str, CompiledRule] = {}
         self._disabled: set[str] = set()
         self._compile_errors = list(errors)
@@ -192,9 +201,10 @@ class RulePack:
             for bucket in entry.buckets:
                 bucket.clear()
         correlations = plan.correlations
+        quiet = self._suppression_check()
         context_ids: set[str] = set()
         if plan.correlations:
-            self._feed_context(plan, context, context_ids)
+            self._feed_context(plan, context, context_ids, quiet)
         hits: list[Hit] = []
         for record in events:
             if not isinstance(record, Mapping):
@@ -210,7 +220,7 @@ class RulePack:
                 except Exception as err:  # a defective rule must never stop the others
                     self._runtime_error(entry.rule.meta.id, "rule_failed", f"{type(err).__name__}: {err}")
                     continue
-                if matched:
+                if matched and not (quiet is not None and quiet(entry.rule.meta.id, record)):
                     if entry.emit:
                         hits.append(make_hit(entry.rule.meta, [record]))
                     for bucket in entry.buckets:
@@ -240,6 +250,7 @@ class RulePack:
         plan: _Plan,
         context: Iterable[Mapping[str, Any]],
         ids: set[str],
+        quiet: Callable[[str, Mapping[str, Any]], bool] | None,
     ) -> None:
         """Context events into the correlation buckets only."""
         for record in context:
@@ -257,9 +268,27 @@ class RulePack:
                     matched = entry.rule.predicate(view)
                 except Exception:  # noqa: S112 - reported when the rule fails on a hunted event
                     continue
-                if matched:
+                if matched and not (quiet is not None and quiet(entry.rule.meta.id, record)):
                     for bucket in entry.buckets:
                         bucket.append(view)
+
+    def _suppression_check(self) -> Callable[[str, Mapping[str, Any]], bool] | None:
+        """Whether a match of a rule (or of a correlation's base rule) is suppressed; None: none set."""
+        if not len(self.suppressions):
+            return None
+        parents = {
+            base.meta.id: rule.meta.id
+            for rule in self._rules.values()
+            if isinstance(rule, CorrelationRule)
+            for base in rule.base_rules
+        }
+        check = self.suppressions.suppresses
+
+        def quiet(rule_id: str, record: Mapping[str, Any]) -> bool:
+            parent = parents.get(rule_id)
+            return check((rule_id, parent) if parent else (rule_id,), record)
+
+        return quiet
 
     def _runtime_error(self, source: str, code: str, message: str, count: int = 1) -> None:
         key = (source, code)
