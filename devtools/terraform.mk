@@ -8,6 +8,9 @@ IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD)
 TF_REGION = $(shell sed -n 's/^region *= *"\(.*\)"/\1/p' $(TF_DIR)/terraform.tfvars)
 TF_ACCOUNT = $(shell aws sts get-caller-identity --query Account --output text)
 TF_STATE_BUCKET ?= acso-tfstate-$(TF_ACCOUNT)-$(TF_REGION)
+# The tasks run on X86_64 Fargate (compute module: runtime_platform.cpu_architecture); images are
+# built for it whatever the builder's own architecture (an arm64 image dies with "exec format error").
+IMAGE_PLATFORM ?= linux/amd64
 
 .PHONY: tf-check checkov deploy destroy tf-state-bucket tf-init
 
@@ -44,7 +47,7 @@ deploy: setup lambdas tf-init ## Build and push the service images to ECR, then 
 	@while read -r agent url; do \
 	  if aws ecr describe-images --region $(TF_REGION) --repository-name "$${url#*/}" --image-ids imageTag=$(IMAGE_TAG) >/dev/null 2>&1; then \
 	    echo "$$agent: $$url:$(IMAGE_TAG) already pushed"; continue; fi; \
-	  docker build -f services/$$agent/Dockerfile -t "$$url:$(IMAGE_TAG)" . && docker push "$$url:$(IMAGE_TAG)" || exit 1; \
+	  docker build --platform $(IMAGE_PLATFORM) -f services/$$agent/Dockerfile -t "$$url:$(IMAGE_TAG)" . && docker push "$$url:$(IMAGE_TAG)" || exit 1; \
 	done < $(TF_DIR)/.ecr-urls
 	@: 3. Everything else, running the images just pushed.
 	terraform -chdir=$(TF_DIR) plan -input=false $(TF_VARS) -out=tfplan

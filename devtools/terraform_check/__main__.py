@@ -1,5 +1,9 @@
 """`python -m devtools.terraform_check`: every Terraform check, as `make tf-check` runs them.
 
+Parse, references, provider schema, consistency with the manifest and the services' settings, IAM
+against the operations registry (policy_sentry, parliament), the first-deploy assertions
+(first_deploy.py), module READMEs and checkov.
+
 Static checks always run; `terraform fmt -check` and `terraform validate` run too when a
 `terraform` binary is on PATH. Exit status 1 when anything is found.
 """
@@ -13,6 +17,8 @@ import sys
 
 from devtools.terraform_check.checkov import run_checkov
 from devtools.terraform_check.consistency import check_consistency
+from devtools.terraform_check.first_deploy import check_first_deploy
+from devtools.terraform_check.iam import check_iam
 from devtools.terraform_check.models import Check, Finding
 from devtools.terraform_check.readme import readme_path, updated_readme
 from devtools.terraform_check.runner import TERRAFORM_DIR, load_all, static_findings
@@ -86,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     findings = static_findings(load_schema())
     configs, _ = load_all()
     findings += check_consistency(configs)
+    findings += check_iam(configs)
+    findings += check_first_deploy(configs)
     findings += readme_findings(write=args.write_readmes)
     if not args.no_checkov:
         findings += run_checkov()

@@ -52,7 +52,18 @@ REQUIRED_ENVIRONMENT: frozenset[str] = frozenset(
 # events through the stage's @connections endpoint and checks the header the integrations send.
 AGENT_REQUIRED_ENVIRONMENT: Mapping[str, frozenset[str]] = {
     "supervisor": frozenset({"ACSO_WS_MANAGEMENT_ENDPOINT", "ACSO_WS_GATEWAY_SECRET"}),
+    # The containment allow-list: without it incident response refuses to start outside local.
+    "incident_response": frozenset({"ACSO_ALLOWED_ACCOUNT_IDS"}),
 }
+
+# Variables a library reads rather than a settings class (so "never read" does not apply).
+LIBRARY_ENVIRONMENT: Mapping[str, str] = {
+    # The database password, from the RDS-managed secret: asyncpg uses it when the URL has none.
+    "PGPASSWORD": "asyncpg",
+}
+
+# A secret ECS injects may name one JSON key of it: `<secret arn>:<json-key>:<version-stage>:<version-id>`.
+_SECRET_VALUE = re.compile(r"^\$\{var\.([a-z0-9_]+)\}(?::[^:]*:[^:]*:[^:]*)?$")
 
 # (agent, IAM action, resource as written in the security module) that the agent's task role must
 # be granted (security module: local.agent_statements). These are calls the local emulator serves
@@ -278,13 +289,12 @@ class _Checker:
             ("threat_intel", self.manifest.threat_intel_bucket),
         ):
             self.expect("data", "local.buckets", render(buckets.get(key), _base_bindings(self.env)), expected_name)
-        secret = self.resource("data", "aws_secretsmanager_secret", "database")
-        if secret is not None:
-            self.expect(
-                "data",
-                "aws_secretsmanager_secret.database",
-                render(secret.get("name"), _base_bindings(self.env)),
-                self.manifest.secrets["database"],
+        # In AWS the database credentials are RDS's own secret (`acso-<env>/database` is the local
+        # stack's): no password may pass through Terraform and its state.
+        database = self.resource("data", "aws_db_instance", "this")
+        if database is not None and database.get("manage_master_user_password") is not True:
+            self.fail(
+                "data", "aws_db_instance.this", "the master password must be RDS-managed (manage_master_user_password)"
             )
 
     # --- security --------------------------------------------------------------------------
@@ -347,7 +357,7 @@ class _Checker:
                     f"{agent.value}: environment variable {missing} is not set",
                 )
             readable = service_settings_names(agent)
-            for unknown in sorted(agent_names - readable if readable is not None else set()):
+            for unknown in sorted(agent_names - set(LIBRARY_ENVIRONMENT) - readable if readable is not None else set()):
                 self.fail(
                     "compute",
                     "aws_ecs_task_definition.this",
@@ -375,7 +385,7 @@ class _Checker:
             )
             readable = {str(value) for value in passed_to_security if value is not None}
             for env_name, value in sorted(agent_secret_values(compute, agent.value).items()):
-                variable = _VAR_REFERENCE.fullmatch(value.removeprefix("${").removesuffix("}"))
+                variable = _SECRET_VALUE.fullmatch(unquote(value))
                 passed = str(calls["compute"].get(variable.group(1))) if variable else value
                 if passed not in readable:
                     self.fail(

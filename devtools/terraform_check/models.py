@@ -15,6 +15,8 @@ class Check(StrEnum):
     SCHEMA = "schema"
     CHECKOV = "checkov"
     CONSISTENCY = "consistency"
+    IAM = "iam"
+    DEPLOY = "deploy"
 
 
 @dataclass(frozen=True, order=True)

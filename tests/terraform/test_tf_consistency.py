@@ -163,7 +163,7 @@ def test_compliance_readers_may_get_config_compliance_by_resource(agent: str) ->
 def test_a_missing_websocket_endpoint_on_the_supervisor_is_reported(repo_copy: Path, edit: Edit) -> None:
     edit(
         repo_copy / "terraform/modules/compute/main.tf",
-        "    supervisor = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }\n",
+        "    supervisor        = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }\n",
         "",
     )
     assert _messages(repo_copy) == [

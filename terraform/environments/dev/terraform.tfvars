@@ -11,3 +11,4 @@ db_instance_class   = "db.t4g.micro"
 min_capacity        = 1
 max_capacity        = 3
 interface_endpoints = ["sqs", "secretsmanager", "logs", "ecr.api", "ecr.dkr", "bedrock-runtime"]
+monthly_budget_usd  = 500

@@ -104,7 +104,77 @@ variable "callback_urls" {
 }
 
 variable "create_guardduty_detector" {
-  description = "Create the GuardDuty detector (false if the account already has one in this region)."
+  description = "Create the GuardDuty detector. False (default): use the region's existing detector (Organizations/Control Tower accounts have one; a second environment in the same account must use it). A fresh account sets true."
+  type        = bool
+  default     = false
+}
+
+variable "create_config_recorder" {
+  description = "Create an AWS Config recorder and delivery channel. False (default): use the account's existing recorder (a region has at most one). A fresh account sets true in one environment."
+  type        = bool
+  default     = false
+}
+
+variable "create_config_rules" {
+  description = "Create ACSO's AWS Config rules (they need a recorder in the region)."
+  type        = bool
+  default     = true
+}
+
+variable "member_account_ids" {
+  description = "Accounts besides the deployment account whose resources incident response may contain (ACSO_ALLOWED_ACCOUNT_IDS); each needs a role ACSO can use."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.member_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "member_account_ids must be 12-digit AWS account ids."
+  }
+}
+
+variable "db_read_replicas" {
+  description = "PostgreSQL read replicas."
+  type        = number
+  default     = 0
+}
+
+variable "archive_tiering" {
+  description = "Intelligent-Tiering archive configurations of the artifacts bucket (see the data module); archived objects are unreadable until restored."
+  type = map(object({
+    bucket            = string
+    prefix            = string
+    archive_days      = optional(number, 90)
+    deep_archive_days = optional(number)
+  }))
+  default = {}
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency by function (auth, notification, data_processing). Empty: none (a reservation fails on accounts with a low concurrency quota)."
+  type        = map(number)
+  default     = {}
+}
+
+variable "enable_execute_command" {
+  description = "ECS Exec into the agents' containers (logged, KMS-encrypted sessions; the root filesystem is then writable)."
+  type        = bool
+  default     = true
+}
+
+variable "ecr_force_delete" {
+  description = "Let destroy delete ECR repositories that hold images. Null: follows !deletion_protection."
+  type        = bool
+  default     = null
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget in USD, with alerts (80 %, 100 % actual; 100 % forecast) to the notifications topic. 0: no budget."
+  type        = number
+  default     = 0
+}
+
+variable "budget_by_environment_tag" {
+  description = "Count only this environment's costs (the Environment tag, which must be activated as a cost allocation tag); false: the whole account."
   type        = bool
   default     = true
 }

@@ -1,4 +1,5 @@
 data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   name_prefix = "acso-${var.env}"
@@ -72,6 +73,8 @@ module "data" {
   private_subnet_ids         = module.network.private_subnet_ids
   database_security_group_id = module.network.database_security_group_id
   db_instance_class          = var.db_instance_class
+  db_read_replicas           = var.db_read_replicas
+  archive_tiering            = var.archive_tiering
   deletion_protection        = var.deletion_protection
 }
 
@@ -92,6 +95,7 @@ module "ai" {
   threat_intel_bucket_arn    = module.data.threat_intel_bucket_arn
   private_subnet_ids         = module.network.private_subnet_ids
   database_security_group_id = module.network.database_security_group_id
+  log_retention_days         = var.log_retention_days
   deletion_protection        = var.deletion_protection
 }
 
@@ -111,8 +115,16 @@ module "monitoring" {
   ecs_service_names         = module.compute.service_names
   task_queue_names          = module.messaging.queue_names
   create_guardduty_detector = var.create_guardduty_detector
+  create_config_recorder    = var.create_config_recorder
+  create_config_rules       = var.create_config_rules
   access_logs_bucket        = module.data.access_logs_bucket_name
   deletion_protection       = var.deletion_protection
+
+  lambda_function_names       = module.lambdas.function_names
+  database_identifier         = module.data.database_identifier
+  database_replica_identifier = try(module.data.database_replica_identifiers[0], null)
+  monthly_budget_usd          = var.monthly_budget_usd
+  budget_cost_allocation_tag  = var.budget_by_environment_tag ? { key = "Environment", value = var.env } : null
 }
 
 module "lambdas" {
@@ -131,6 +143,7 @@ module "lambdas" {
   chat_secret_arn          = module.security.integration_secret_arns["slack"]
   idempotency_table_arn    = module.data.table_arns["idempotency"]
   supervisor_queue_arn     = module.messaging.task_queue_arns["supervisor"]
+  reserved_concurrency     = var.lambda_reserved_concurrency
   # The CloudTrail trail's bucket; VPC flow logs go to CloudWatch Logs, not S3, in this stack.
   log_bucket_arns = ["arn:${data.aws_partition.current.partition}:s3:::${module.monitoring.trail_bucket_name}"]
 }
@@ -170,6 +183,7 @@ module "compute" {
   log_group_names       = module.monitoring.agent_log_group_names
   task_queue_names      = { for agent, _ in local.agents : agent => module.messaging.queue_names[agent] }
   database_secret_arn   = module.data.database_secret_arn
+  database_url          = module.data.database_url
   log_level             = var.log_level
   log_retention_days    = var.log_retention_days
   bedrock_model_id      = module.ai.bedrock_model_id
@@ -180,6 +194,11 @@ module "compute" {
   app_client_id         = module.security.app_client_id
   min_capacity          = var.min_capacity
   max_capacity          = var.max_capacity
+
+  # Containment may touch the deployment account and the member accounts it watches, no other.
+  allowed_account_ids    = distinct(concat([data.aws_caller_identity.current.account_id], var.member_account_ids))
+  enable_execute_command = var.enable_execute_command
+  force_delete           = coalesce(var.ecr_force_delete, !var.deletion_protection)
 
   # Known once the WebSocket stage exists; the stage depends on nothing in compute (the ALB and NLB
   # live in the api module), so the supervisor's task definition can wait for it without a cycle.

@@ -9,3 +9,5 @@ log_retention_days  = 731
 db_instance_class   = "db.m7g.large"
 min_capacity        = 2
 max_capacity        = 10
+db_read_replicas    = 1
+monthly_budget_usd  = 3000

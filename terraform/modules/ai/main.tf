@@ -74,9 +74,19 @@ resource "aws_db_subnet_group" "vectors" {
   tags = merge({ Name = "${var.name_prefix}-vectors" }, var.tags)
 }
 
+# The major version only: the minor is AWS's default at creation, then Aurora upgrades it in the
+# maintenance window (auto_minor_version_upgrade on the instance). The cluster ignores later
+# changes of the looked-up default, so neither a retired minor nor an upgraded cluster ("Cannot
+# upgrade from 16.8 to 16.6") ever breaks an apply.
+data "aws_rds_engine_version" "vectors" {
+  engine       = "aurora-postgresql"
+  version      = var.vector_engine_major_version
+  default_only = true
+}
+
 resource "aws_rds_cluster_parameter_group" "vectors" {
-  name   = "${var.name_prefix}-vectors"
-  family = "aurora-postgresql16"
+  name   = "${var.name_prefix}-vectors${var.vector_engine_major_version}"
+  family = data.aws_rds_engine_version.vectors.parameter_group_family
 
   parameter {
     name  = "rds.force_ssl"
@@ -101,7 +111,8 @@ resource "aws_rds_cluster" "vectors" {
   cluster_identifier                  = "${var.name_prefix}-vectors"
   engine                              = "aurora-postgresql"
   engine_mode                         = "provisioned"
-  engine_version                      = "16.6"
+  engine_version                      = data.aws_rds_engine_version.vectors.version_actual
+  allow_major_version_upgrade         = false
   database_name                       = local.vector_database
   master_username                     = "bedrock_admin"
   manage_master_user_password         = true # RDS keeps the credentials in Secrets Manager, the format Bedrock and the Data API read
@@ -127,6 +138,10 @@ resource "aws_rds_cluster" "vectors" {
   }
 
   tags = merge({ Name = "${var.name_prefix}-vectors" }, var.tags)
+
+  lifecycle {
+    ignore_changes = [engine_version] # minor upgrades are AWS's; a major upgrade is a deliberate change
+  }
 }
 
 data "aws_iam_policy_document" "rds_monitoring_assume" {
@@ -157,7 +172,6 @@ resource "aws_rds_cluster_instance" "vectors" {
   monitoring_role_arn             = aws_iam_role.vectors_monitoring.arn
   cluster_identifier              = aws_rds_cluster.vectors.id
   engine                          = aws_rds_cluster.vectors.engine
-  engine_version                  = aws_rds_cluster.vectors.engine_version
   instance_class                  = "db.serverless"
   publicly_accessible             = false
   auto_minor_version_upgrade      = true
@@ -330,4 +344,177 @@ resource "aws_bedrockagent_data_source" "threat_intel" {
       }
     }
   }
+}
+
+# --- Knowledge-base sync -----------------------------------------------------------------------
+
+# The knowledge base only knows what an ingestion job has read. Every object created or deleted
+# under its prefixes in the threat-intel bucket (EventBridge notifications are on, data module)
+# starts this state machine, which calls bedrock-agent:StartIngestionJob. A data source runs one
+# job at a time: while one runs, the call is retried (ConflictException) until it can start, so a
+# burst of uploads ends in a job that saw all of them. Ingestion is incremental.
+locals {
+  threat_intel_bucket = element(split(":", var.threat_intel_bucket_arn), 5)
+}
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "ingestion" {
+  name               = "${var.name_prefix}-kb-ingestion"
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "ingestion" {
+  statement {
+    sid       = "StartIngestion"
+    actions   = ["bedrock:StartIngestionJob"]
+    resources = [aws_bedrockagent_knowledge_base.this.arn]
+  }
+
+  statement {
+    sid       = "WriteExecutionLogs" # Step Functions log delivery has no resource-level permissions
+    actions   = ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "UseAcsoKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "ingestion" {
+  name   = "start-ingestion"
+  role   = aws_iam_role.ingestion.id
+  policy = data.aws_iam_policy_document.ingestion.json
+}
+
+resource "aws_cloudwatch_log_group" "ingestion" {
+  name              = "/acso/${var.name_prefix}/kb-ingestion"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_sfn_state_machine" "ingestion" {
+  name     = "${var.name_prefix}-kb-ingestion"
+  role_arn = aws_iam_role.ingestion.arn
+
+  definition = jsonencode({
+    Comment = "Sync the threat-intel knowledge base after its S3 objects changed"
+    StartAt = "StartIngestionJob"
+    States = {
+      StartIngestionJob = {
+        Type     = "Task"
+        Resource = "arn:aws:states:::aws-sdk:bedrockagent:startIngestionJob"
+        Parameters = {
+          KnowledgeBaseId = aws_bedrockagent_knowledge_base.this.id
+          DataSourceId    = aws_bedrockagent_data_source.threat_intel.data_source_id
+        }
+        Retry = [
+          { ErrorEquals = ["BedrockAgent.ConflictException"], IntervalSeconds = 60, MaxAttempts = 30, BackoffRate = 1.2, MaxDelaySeconds = 300 },
+          { ErrorEquals = ["BedrockAgent.ThrottlingException", "BedrockAgent.InternalServerException"], IntervalSeconds = 10, MaxAttempts = 5, BackoffRate = 2 },
+        ]
+        End = true
+      }
+    }
+  })
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.ingestion.arn}:*"
+    include_execution_data = false # events carry bucket keys and service names only, but never payloads
+    level                  = "ALL"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  encryption_configuration {
+    type                              = "CUSTOMER_MANAGED_KMS_KEY"
+    kms_key_id                        = var.kms_key_arn
+    kms_data_key_reuse_period_seconds = 300
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "knowledge_changed" {
+  name        = "${var.name_prefix}-knowledge-changed"
+  description = "Threat-intel objects the knowledge base ingests were created or deleted: start an ingestion job"
+  event_pattern = jsonencode({
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created", "Object Deleted"]
+    detail = {
+      bucket = { name = [local.threat_intel_bucket] }
+      object = { key = [for prefix in var.knowledge_prefixes : { prefix = prefix }] }
+    }
+  })
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "ingestion_trigger" {
+  name               = "${var.name_prefix}-kb-ingestion-trigger"
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "ingestion_trigger" {
+  statement {
+    actions   = ["states:StartExecution"]
+    resources = [aws_sfn_state_machine.ingestion.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "ingestion_trigger" {
+  name   = "start-ingestion"
+  role   = aws_iam_role.ingestion_trigger.id
+  policy = data.aws_iam_policy_document.ingestion_trigger.json
+}
+
+resource "aws_cloudwatch_event_target" "knowledge_changed" {
+  rule      = aws_cloudwatch_event_rule.knowledge_changed.name
+  target_id = "kb-ingestion"
+  arn       = aws_sfn_state_machine.ingestion.arn
+  role_arn  = aws_iam_role.ingestion_trigger.arn
 }

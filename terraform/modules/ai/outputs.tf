@@ -42,3 +42,8 @@ output "vector_store_cluster_arn" {
   description = "ARN of the Aurora vector store cluster."
   value       = aws_rds_cluster.vectors.arn
 }
+
+output "ingestion_state_machine_arn" {
+  description = "State machine that starts a knowledge-base ingestion job (run it by hand for a full resync)."
+  value       = aws_sfn_state_machine.ingestion.arn
+}

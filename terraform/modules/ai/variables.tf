@@ -73,6 +73,23 @@ variable "vector_store_max_acu" {
   }
 }
 
+variable "vector_engine_major_version" {
+  description = "Aurora PostgreSQL major version of the vector store (the minor is AWS's default, then upgraded automatically)."
+  type        = string
+  default     = "16"
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.vector_engine_major_version))
+    error_message = "vector_engine_major_version is a major version only, such as 16: a minor pin breaks once AWS retires or upgrades past it."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the ingestion state machine's log group, in days."
+  type        = number
+  default     = 365
+}
+
 variable "deletion_protection" {
   description = "Protect the vector store from deletion (prod)."
   type        = bool

@@ -31,6 +31,8 @@ resource "aws_lb" "this" {
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
 
+  # var.access_logs_bucket is the data module's output taken from the bucket policy, so the ALB
+  # is created only once ELB may write there (it test-writes on creation: "Access Denied").
   access_logs {
     bucket  = var.access_logs_bucket
     prefix  = "alb"
@@ -198,13 +200,17 @@ resource "aws_api_gateway_request_validator" "this" {
   validate_request_body       = false # bodies are validated by the service against its OpenAPI schemas
 }
 
+# The authorizer's policy is cached per Authorization header for the TTL and applies to every route
+# the token calls. So it answers Allow for the whole stage to any verified token and leaves the
+# route-level decision (403 with a reason, 404) to the services, which check the same token and
+# permission matrix; only an unverifiable token gets a Deny, and that token stays unusable anyway.
 resource "aws_api_gateway_authorizer" "this" {
   name                             = "${var.name_prefix}-auth"
   rest_api_id                      = aws_api_gateway_rest_api.this.id
   type                             = "REQUEST"
   authorizer_uri                   = var.authorizer_invoke_arn
   identity_source                  = "method.request.header.Authorization"
-  authorizer_result_ttl_in_seconds = 300
+  authorizer_result_ttl_in_seconds = var.authorizer_cache_ttl_seconds
 }
 
 resource "aws_api_gateway_resource" "proxy" {
@@ -241,6 +247,36 @@ resource "aws_api_gateway_integration" "proxy" {
   }
 }
 
+# CORS preflights carry no Authorization header (browsers never send credentials on OPTIONS), so
+# they must not go through the authorizer; the services answer them (ACSO_CORS_ALLOW_ORIGINS).
+resource "aws_api_gateway_method" "proxy_options" {
+  #checkov:skip=CKV_AWS_59:OPTIONS is the CORS preflight: browsers send it without credentials, and the service answers it with CORS headers only.
+  #checkov:skip=CKV2_AWS_53:The preflight has no body or parameters to validate beyond the path.
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  resource_id   = aws_api_gateway_resource.proxy.id
+  http_method   = "OPTIONS"
+  authorization = "NONE"
+
+  request_parameters = {
+    "method.request.path.proxy" = true
+  }
+}
+
+resource "aws_api_gateway_integration" "proxy_options" {
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = aws_api_gateway_resource.proxy.id
+  http_method             = aws_api_gateway_method.proxy_options.http_method
+  type                    = "HTTP_PROXY"
+  integration_http_method = "OPTIONS"
+  connection_type         = "VPC_LINK"
+  connection_id           = aws_api_gateway_vpc_link.this.id
+  uri                     = "${local.https ? "https" : "http"}://${aws_lb.link.dns_name}:${local.public_port}/{proxy}"
+
+  request_parameters = {
+    "integration.request.path.proxy" = "method.request.path.proxy"
+  }
+}
+
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
@@ -250,6 +286,9 @@ resource "aws_api_gateway_deployment" "this" {
       aws_api_gateway_method.proxy.id,
       aws_api_gateway_integration.proxy.id,
       aws_api_gateway_authorizer.this.id,
+      aws_api_gateway_authorizer.this.authorizer_result_ttl_in_seconds,
+      aws_api_gateway_method.proxy_options.id,
+      aws_api_gateway_integration.proxy_options.id,
     ]))
   }
 

@@ -74,6 +74,17 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "authorizer_cache_ttl_seconds" {
+  description = "How long API Gateway caches the authorizer's answer per token. The answer is Allow for the whole stage for any verified token (the services decide per route), so caching it is safe."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.authorizer_cache_ttl_seconds >= 0 && var.authorizer_cache_ttl_seconds <= 3600
+    error_message = "API Gateway caches authorizer results for 0 to 3600 seconds."
+  }
+}
+
 variable "stage_name" {
   description = "Stage of the REST and WebSocket APIs."
   type        = string

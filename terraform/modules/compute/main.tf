@@ -5,11 +5,13 @@ locals {
   kebab  = { for k, _ in var.agents : k => replace(k, "_", "-") }
   region = data.aws_region.current.region
 
-  # Every variable the services' settings require, in one place. The database URL is a secret
-  # (read by ECS from Secrets Manager at start); ACSO_SERVICE_PORT is added per agent below.
+  # Every variable the services' settings require, in one place. The database URL carries no
+  # password: PGPASSWORD (which asyncpg reads when the URL has none) comes from the RDS-managed
+  # secret's `password` key, read by ECS at task start. ACSO_SERVICE_PORT is added per agent below.
   # tests/terraform checks this list against the services' settings.
   container_environment = {
     ACSO_ENV                       = var.env
+    ACSO_DATABASE_URL              = var.database_url
     AWS_REGION                     = local.region
     ACSO_AWS_ACCOUNT_ID            = data.aws_caller_identity.current.account_id
     ACSO_SERVICE_HOST              = "0.0.0.0"
@@ -25,15 +27,19 @@ locals {
   }
 
   container_secrets = {
-    ACSO_DATABASE_URL = var.database_secret_arn
+    PGPASSWORD = "${var.database_secret_arn}:password::"
   }
 
   # What one agent needs on top of the above (merged by agent key). The supervisor is the back end
   # of the API Gateway WebSocket API (acso_supervisor.ws_gateway): it pushes live events through
   # the stage's @connections endpoint and accepts /v1/ws/* calls only with the header value the
   # api module's integrations send (kept in the acso-<env>/ws-gateway secret, read by ECS at start).
+  #
+  # Incident response contains only resources of the accounts on its allow-list (the deployment
+  # account and var.allowed_account_ids' members); it refuses to start without one outside local.
   agent_environment = {
-    supervisor = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }
+    supervisor        = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }
+    incident_response = { ACSO_ALLOWED_ACCOUNT_IDS = join(",", var.allowed_account_ids) }
   }
 
   agent_secrets = {
@@ -47,7 +53,8 @@ resource "aws_ecr_repository" "this" {
   for_each = var.agents
 
   name                 = "${var.name_prefix}-${local.kebab[each.key]}"
-  image_tag_mutability = "IMMUTABLE" # a tag always names the same image: deploys are reproducible
+  image_tag_mutability = "IMMUTABLE"      # a tag always names the same image: deploys are reproducible
+  force_delete         = var.force_delete # a repository holding images can be destroyed only with this
 
   image_scanning_configuration {
     scan_on_push = true
@@ -125,6 +132,7 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 # --- Task definitions and services -------------------------------------------------------------
 
 resource "aws_ecs_task_definition" "this" {
+  #checkov:skip=CKV_AWS_336:The root filesystem is read-only unless ECS Exec is enabled: the SSM agent ECS Exec injects must write to it (AWS does not support ECS Exec with readonlyRootFilesystem).
   for_each = var.agents
 
   family                   = "${var.name_prefix}-${local.kebab[each.key]}"
@@ -145,7 +153,7 @@ resource "aws_ecs_task_definition" "this" {
       name                   = local.kebab[each.key]
       image                  = "${aws_ecr_repository.this[each.key].repository_url}:${var.image_tag}"
       essential              = true
-      readonlyRootFilesystem = true
+      readonlyRootFilesystem = !var.enable_execute_command
       portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
       environment            = [for k, v in merge(local.container_environment, { ACSO_SERVICE_PORT = tostring(each.value.port) }, lookup(local.agent_environment, each.key, {})) : { name = k, value = v }]
       secrets                = [for k, v in merge(local.container_secrets, lookup(local.agent_secrets, each.key, {})) : { name = k, valueFrom = v }]
@@ -201,6 +209,7 @@ resource "aws_ecs_service" "this" {
   health_check_grace_period_seconds = 60
   propagate_tags                    = "SERVICE"
   enable_ecs_managed_tags           = true
+  enable_execute_command            = var.enable_execute_command # sessions are logged by the cluster's exec configuration
 
   # Critical agents run on regular Fargate; the others keep one regular task and put the rest
   # on Fargate Spot (queue consumers drain on SIGTERM, so an interruption loses no work).
@@ -313,4 +322,173 @@ resource "aws_appautoscaling_policy" "backlog" {
       }
     }
   }
+}
+
+# --- Restart after a database password rotation ------------------------------------------------
+
+# ECS reads PGPASSWORD when a task starts, so after RDS rotates the master password the running
+# tasks would fail on their next new connection. Each successful rotation of the database secret
+# (a Secrets Manager service event, through CloudTrail) starts this state machine, which rolls
+# every service onto new tasks (forceNewDeployment; the circuit breaker still applies).
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "restart" {
+  name               = "${var.name_prefix}-restart-services"
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "restart" {
+  statement {
+    sid       = "RollServices"
+    actions   = ["ecs:UpdateService"]
+    resources = [for s in aws_ecs_service.this : s.id]
+  }
+
+  statement {
+    sid       = "WriteExecutionLogs" # Step Functions log delivery has no resource-level permissions
+    actions   = ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "restart" {
+  name   = "restart-services"
+  role   = aws_iam_role.restart.id
+  policy = data.aws_iam_policy_document.restart.json
+}
+
+resource "aws_cloudwatch_log_group" "restart" {
+  name              = "/acso/${var.name_prefix}/restart-services"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_sfn_state_machine" "restart" {
+  name     = "${var.name_prefix}-restart-services"
+  role_arn = aws_iam_role.restart.arn
+
+  definition = jsonencode({
+    Comment = "Roll every ACSO service onto new tasks (new PGPASSWORD) after a database password rotation"
+    StartAt = "EachService"
+    States = {
+      EachService = {
+        Type           = "Map"
+        ItemsPath      = "$.services"
+        MaxConcurrency = 1
+        Iterator = {
+          StartAt = "ForceNewDeployment"
+          States = {
+            ForceNewDeployment = {
+              Type       = "Task"
+              Resource   = "arn:aws:states:::aws-sdk:ecs:updateService"
+              Parameters = { "Cluster" = aws_ecs_cluster.this.name, "Service.$" = "$", "ForceNewDeployment" = true }
+              Retry      = [{ ErrorEquals = ["Ecs.EcsException", "States.TaskFailed"], IntervalSeconds = 10, MaxAttempts = 3, BackoffRate = 2 }]
+              End        = true
+            }
+          }
+        }
+        End = true
+      }
+    }
+  })
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.restart.arn}:*"
+    include_execution_data = false # events carry bucket keys and service names only, but never payloads
+    level                  = "ALL"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  encryption_configuration {
+    type                              = "CUSTOMER_MANAGED_KMS_KEY"
+    kms_key_id                        = var.kms_key_arn
+    kms_data_key_reuse_period_seconds = 300
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "database_rotated" {
+  name        = "${var.name_prefix}-database-password-rotated"
+  description = "The RDS-managed database secret was rotated: restart the services"
+  event_pattern = jsonencode({
+    source        = ["aws.secretsmanager"]
+    "detail-type" = ["AWS Service Event via CloudTrail"]
+    detail = {
+      eventSource         = ["secretsmanager.amazonaws.com"]
+      eventName           = ["RotationSucceeded"]
+      additionalEventData = { SecretId = [var.database_secret_arn] }
+    }
+  })
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "restart_trigger" {
+  name               = "${var.name_prefix}-restart-trigger"
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "restart_trigger" {
+  statement {
+    actions   = ["states:StartExecution"]
+    resources = [aws_sfn_state_machine.restart.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "restart_trigger" {
+  name   = "start-restart"
+  role   = aws_iam_role.restart_trigger.id
+  policy = data.aws_iam_policy_document.restart_trigger.json
+}
+
+resource "aws_cloudwatch_event_target" "database_rotated" {
+  rule      = aws_cloudwatch_event_rule.database_rotated.name
+  target_id = "restart-services"
+  arn       = aws_sfn_state_machine.restart.arn
+  role_arn  = aws_iam_role.restart_trigger.arn
+  input     = jsonencode({ services = [for s in aws_ecs_service.this : s.name] })
 }

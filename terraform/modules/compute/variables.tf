@@ -82,8 +82,35 @@ variable "task_queue_names" {
 }
 
 variable "database_secret_arn" {
-  description = "ARN of the secret holding ACSO_DATABASE_URL."
+  description = "ARN of the RDS-managed secret of the database credentials; PGPASSWORD is its `password` key."
   type        = string
+}
+
+variable "database_url" {
+  description = "ACSO_DATABASE_URL without a password (the data module's database_url output)."
+  type        = string
+}
+
+variable "allowed_account_ids" {
+  description = "ACSO_ALLOWED_ACCOUNT_IDS of incident response: the accounts its actions may touch (the deployment account and its members)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.allowed_account_ids) > 0 && alltrue([for id in var.allowed_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "allowed_account_ids must hold at least one 12-digit AWS account id."
+  }
+}
+
+variable "enable_execute_command" {
+  description = "ECS Exec into the agents' containers (sessions are KMS-encrypted and logged). Needs a writable root filesystem, so the containers' is read-only only when this is false."
+  type        = bool
+  default     = true
+}
+
+variable "force_delete" {
+  description = "Let `terraform destroy` delete the ECR repositories although they hold images."
+  type        = bool
+  default     = false
 }
 
 variable "ws_management_endpoint" {

@@ -11,6 +11,9 @@ locals {
     threat_intel = "${var.name_prefix}-threat-intel-${local.account_id}"
   }
   access_logs_bucket = "${var.name_prefix}-access-logs-${local.account_id}"
+
+  database_name = "acso"
+  database_user = "acso_admin"
 }
 
 # --- DynamoDB ----------------------------------------------------------------------------------
@@ -138,21 +141,31 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
-resource "aws_s3_bucket_intelligent_tiering_configuration" "this" {
-  for_each = aws_s3_bucket.this
+# Intelligent-Tiering's archive tiers make an object unreadable (InvalidObjectState) until it is
+# restored, hours later. Nothing here may be archived that the services or the knowledge base read
+# on demand (the threat-intel bucket never is), so archiving is opt-in per bucket and prefix.
+resource "aws_s3_bucket_intelligent_tiering_configuration" "archive" {
+  for_each = var.archive_tiering
 
-  bucket = each.value.id
-  name   = "archive-cold-objects"
+  bucket = aws_s3_bucket.this[each.value.bucket].id
+  name   = "archive-${each.key}"
   status = "Enabled"
 
-  tiering {
-    access_tier = "ARCHIVE_ACCESS"
-    days        = 90
+  filter {
+    prefix = each.value.prefix
   }
 
   tiering {
-    access_tier = "DEEP_ARCHIVE_ACCESS"
-    days        = 180
+    access_tier = "ARCHIVE_ACCESS"
+    days        = each.value.archive_days
+  }
+
+  dynamic "tiering" {
+    for_each = each.value.deep_archive_days == null ? [] : [each.value.deep_archive_days]
+    content {
+      access_tier = "DEEP_ARCHIVE_ACCESS"
+      days        = tiering.value
+    }
   }
 }
 
@@ -382,27 +395,27 @@ resource "aws_iam_role_policy_attachment" "rds_monitoring" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
 
-# The URL secret needs the password in clear, so Terraform generates it (URL-safe characters
-# only). It is kept in the remote state, which is KMS-encrypted and access-controlled.
-resource "random_password" "database" {
-  length           = 40
-  special          = true
-  override_special = "-_"
-}
-
+# The master password never passes through Terraform (nor its state): RDS generates it, keeps it in
+# a Secrets Manager secret encrypted with the ACSO key and rotates it (every 7 days by default).
+# The tasks get the password-less URL as ACSO_DATABASE_URL and the password as PGPASSWORD, which
+# ECS reads from the secret's `password` key at start and asyncpg uses when the URL has none; the
+# compute module restarts the services after each rotation.
 resource "aws_db_instance" "this" {
   identifier                          = "${var.name_prefix}-postgres"
   engine                              = "postgres"
-  engine_version                      = var.db_engine_version
+  engine_version                      = var.db_engine_version # the major only: RDS picks and upgrades the minor
+  allow_major_version_upgrade         = false
+  auto_minor_version_upgrade          = true
   instance_class                      = var.db_instance_class
   allocated_storage                   = var.db_allocated_storage
   max_allocated_storage               = var.db_allocated_storage * 5
   storage_type                        = "gp3"
   storage_encrypted                   = true
   kms_key_id                          = var.kms_key_arn
-  db_name                             = "acso"
-  username                            = "acso_admin"
-  password                            = random_password.database.result
+  db_name                             = local.database_name
+  username                            = local.database_user
+  manage_master_user_password         = true
+  master_user_secret_kms_key_id       = var.kms_key_arn
   port                                = 5432
   multi_az                            = true
   db_subnet_group_name                = aws_db_subnet_group.this.name
@@ -415,7 +428,6 @@ resource "aws_db_instance" "this" {
   deletion_protection                 = var.deletion_protection
   skip_final_snapshot                 = !var.deletion_protection
   final_snapshot_identifier           = var.deletion_protection ? "${var.name_prefix}-postgres-final" : null
-  auto_minor_version_upgrade          = true
   enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
   performance_insights_enabled        = true
   performance_insights_kms_key_id     = var.kms_key_arn
@@ -425,17 +437,33 @@ resource "aws_db_instance" "this" {
   tags = merge({ Name = "${var.name_prefix}-postgres" }, var.tags)
 }
 
-resource "aws_secretsmanager_secret" "database" {
-  #checkov:skip=CKV2_AWS_57:The secret holds a full connection URL read by running tasks; rotation is a planned follow-up with a rotation Lambda that rewrites the URL.
-  name                    = "acso-${var.env}/database"
-  description             = "ACSO ${var.env}: PostgreSQL connection URL (ACSO_DATABASE_URL)"
-  kms_key_id              = var.kms_key_arn
-  recovery_window_in_days = var.deletion_protection ? 30 : 0
+# Read replicas (prod: one) for read-heavy queries and a warm standby in another zone; they follow
+# the primary's engine version and take its credentials.
+resource "aws_db_instance" "replica" {
+  #checkov:skip=CKV_AWS_157:A read replica is itself the copy in another zone; the primary is Multi-AZ, and a replica can be promoted.
+  count = var.db_read_replicas
 
-  tags = var.tags
-}
+  identifier                          = "${var.name_prefix}-postgres-replica-${count.index + 1}"
+  replicate_source_db                 = aws_db_instance.this.identifier
+  instance_class                      = var.db_instance_class
+  storage_type                        = "gp3"
+  storage_encrypted                   = true
+  kms_key_id                          = var.kms_key_arn
+  max_allocated_storage               = var.db_allocated_storage * 5
+  vpc_security_group_ids              = [var.database_security_group_id]
+  parameter_group_name                = aws_db_parameter_group.this.name
+  publicly_accessible                 = false
+  multi_az                            = false
+  auto_minor_version_upgrade          = true
+  copy_tags_to_snapshot               = true
+  skip_final_snapshot                 = true # a replica holds no data of its own
+  deletion_protection                 = var.deletion_protection
+  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+  performance_insights_enabled        = true
+  performance_insights_kms_key_id     = var.kms_key_arn
+  monitoring_interval                 = 60
+  monitoring_role_arn                 = aws_iam_role.rds_monitoring.arn
+  iam_database_authentication_enabled = true
 
-resource "aws_secretsmanager_secret_version" "database" {
-  secret_id     = aws_secretsmanager_secret.database.id
-  secret_string = "postgresql://${aws_db_instance.this.username}:${random_password.database.result}@${aws_db_instance.this.address}:${aws_db_instance.this.port}/${aws_db_instance.this.db_name}?sslmode=require"
+  tags = merge({ Name = "${var.name_prefix}-postgres-replica-${count.index + 1}", Role = "read-replica" }, var.tags)
 }

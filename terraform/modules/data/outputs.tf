@@ -29,8 +29,8 @@ output "threat_intel_bucket_arn" {
 }
 
 output "access_logs_bucket_name" {
-  description = "Name of the S3 server access log bucket."
-  value       = aws_s3_bucket.access_logs.id
+  description = "Name of the S3 server access log bucket, known once its policy lets ELB and S3 deliver (the ALB checks that on creation)."
+  value       = aws_s3_bucket_policy.access_logs.bucket
 }
 
 output "database_address" {
@@ -43,13 +43,17 @@ output "database_identifier" {
   value       = aws_db_instance.this.identifier
 }
 
-output "database_secret_arn" {
-  description = "ARN of the `acso-<env>/database` secret holding ACSO_DATABASE_URL (available once its value is set)."
-  # Taken from the version so that whatever reads the secret waits for the value to exist.
-  value = aws_secretsmanager_secret_version.database.arn
+output "database_replica_identifiers" {
+  description = "Identifiers of the read replicas."
+  value       = aws_db_instance.replica[*].identifier
 }
 
-output "database_secret_name" {
-  description = "Name of the database secret."
-  value       = aws_secretsmanager_secret.database.name
+output "database_url" {
+  description = "ACSO_DATABASE_URL without a password (asyncpg takes it from PGPASSWORD)."
+  value       = "postgresql://${local.database_user}@${aws_db_instance.this.address}:${aws_db_instance.this.port}/${local.database_name}?sslmode=require"
+}
+
+output "database_secret_arn" {
+  description = "ARN of the RDS-managed secret of the master credentials (JSON: username, password), rotated by RDS."
+  value       = aws_db_instance.this.master_user_secret[0].secret_arn
 }

@@ -102,6 +102,33 @@ variable "db_backup_retention_days" {
   }
 }
 
+variable "db_read_replicas" {
+  description = "Number of PostgreSQL read replicas (prod: 1)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.db_read_replicas >= 0 && var.db_read_replicas <= 5
+    error_message = "RDS PostgreSQL allows 0 to 5 read replicas here."
+  }
+}
+
+variable "archive_tiering" {
+  description = "Intelligent-Tiering archive configurations by name: bucket (artifacts only), key prefix and days. Archived objects are unreadable until restored, so only prefixes nothing reads on demand belong here."
+  type = map(object({
+    bucket            = string
+    prefix            = string
+    archive_days      = optional(number, 90)
+    deep_archive_days = optional(number)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for c in values(var.archive_tiering) : c.bucket == "artifacts" && length(c.prefix) > 0])
+    error_message = "Archive tiers apply to a non-empty prefix of the artifacts bucket only: the threat-intel bucket is read by the knowledge base and the services."
+  }
+}
+
 variable "artifact_noncurrent_days" {
   description = "Days before noncurrent artifact object versions expire."
   type        = number

@@ -33,6 +33,17 @@ variable "handlers" {
   }
 }
 
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions by function (auth, notification, data_processing); unset functions use the unreserved pool. Opt-in: Lambda keeps 100 of the account's concurrency unreserved, so a reservation fails on accounts whose quota is low (new and sandbox accounts have 10)."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.reserved_concurrency : contains(["auth", "notification", "data_processing"], k) && v >= 0])
+    error_message = "reserved_concurrency keys must be auth, notification or data_processing, with values >= 0."
+  }
+}
+
 variable "runtime" {
   description = "Python runtime of the functions."
   type        = string

@@ -1,3 +1,5 @@
+data "aws_caller_identity" "current" {}
+
 locals {
   # EventBridge wraps each finding into ACSO's message envelope (kind alert.ingest, idempotency key
   # = event id), as shared/acso_shared/resources.py FINDINGS_INPUT_TEMPLATE does locally.
@@ -126,7 +128,25 @@ resource "aws_sns_topic" "notifications" {
   tags = merge({ Name = "${var.name_prefix}-notifications" }, var.tags)
 }
 
+# A topic policy replaces SNS's default one, so the AWS services that notify through the topic
+# must be allowed here: CloudWatch alarms, EventBridge rules and AWS Budgets, each only for this
+# account. The account's own principals publish through their IAM policies (incident response).
 data "aws_iam_policy_document" "notifications" {
+  statement {
+    sid       = "AwsServicesPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+    principals {
+      type        = "Service"
+      identifiers = var.publishing_services
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"

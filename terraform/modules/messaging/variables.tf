@@ -81,3 +81,14 @@ variable "scheduled_hunt_rate" {
     error_message = "scheduled_hunt_rate must be an EventBridge rate(...) or cron(...) expression."
   }
 }
+
+variable "publishing_services" {
+  description = "AWS service principals the notifications topic policy lets publish (alarms, rules, budgets)."
+  type        = list(string)
+  default     = ["cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com"]
+
+  validation {
+    condition     = alltrue([for s in ["cloudwatch.amazonaws.com", "events.amazonaws.com"] : contains(var.publishing_services, s)])
+    error_message = "CloudWatch alarms and EventBridge rules notify through the topic: keep cloudwatch.amazonaws.com and events.amazonaws.com."
+  }
+}

@@ -29,6 +29,21 @@ output "trail_bucket_name" {
 }
 
 output "guardduty_detector_id" {
-  description = "ID of the GuardDuty detector created here (null when an existing one is used)."
-  value       = var.create_guardduty_detector ? aws_guardduty_detector.this[0].id : null
+  description = "ID of the region's GuardDuty detector: the one created here, or the account's existing one."
+  value       = var.create_guardduty_detector ? aws_guardduty_detector.this[0].id : data.aws_guardduty_detector.existing[0].id
+}
+
+output "config_recorder_name" {
+  description = "Name of the AWS Config recorder created here (null when the account's own is used)."
+  value       = var.create_config_recorder ? aws_config_configuration_recorder.this[0].name : null
+}
+
+output "config_rule_names" {
+  description = "Names of ACSO's AWS Config rules."
+  value       = [for r in aws_config_config_rule.this : r.name]
+}
+
+output "budget_name" {
+  description = "Name of the monthly budget (null when monthly_budget_usd is 0)."
+  value       = var.monthly_budget_usd > 0 ? aws_budgets_budget.monthly[0].name : null
 }

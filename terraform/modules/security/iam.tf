@@ -6,83 +6,99 @@
 #   - ce:Get*/pricing:GetProducts                               (Cost Explorer/Pricing have none)
 #   - ec2:Describe*, ssm:GetCommandInvocation, ecr:GetAuthorizationToken (list/describe/token calls)
 #   - config:GetComplianceDetailsByResource                     (Config has no resource-level permissions for it)
+#   - guardduty:GetFindings/ListFindings, ssmmessages:*, account-level remediation reads and settings
+# What each service calls, with the ARN it targets, is registered in shared/acso_shared/aws/operations.py;
+# `make tf-check` fails when a statement here lacks an (action, resource type) the code needs.
 
 locals {
   kebab = { for k, _ in var.agents : k => replace(k, "_", "-") }
 
   no_conditions = []
 
-  common_statements = {
-    for agent, _ in var.agents : agent => [
-      {
-        sid        = "ConsumeOwnTaskQueue"
-        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
-        resources  = [var.task_queue_arns[agent]]
-        conditions = local.no_conditions
-      },
-      {
-        sid        = "ReportResults"
-        actions    = ["sqs:SendMessage", "sqs:GetQueueUrl"]
-        resources  = [var.results_queue_arn]
-        conditions = local.no_conditions
-      },
-      {
-        sid = "AgentStateTables"
-        actions = [
-          "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-          "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
-        ]
-        resources  = flatten([for arn in values(var.table_arns) : [arn, "${arn}/index/*"]])
-        conditions = local.no_conditions
-      },
-      {
-        sid        = "ArtifactsReadWrite"
-        actions    = ["s3:GetObject", "s3:PutObject"]
-        resources  = ["${var.artifacts_bucket_arn}/*"]
-        conditions = local.no_conditions
-      },
-      {
-        sid        = "ArtifactsList"
-        actions    = ["s3:ListBucket"]
-        resources  = [var.artifacts_bucket_arn]
-        conditions = local.no_conditions
-      },
-      {
-        sid        = "UseAcsoKey"
-        actions    = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-        resources  = [aws_kms_key.this.arn]
-        conditions = local.no_conditions
-      },
-      {
-        sid        = "InvokeBedrockModels"
-        actions    = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-        resources  = var.bedrock_model_arns
-        conditions = local.no_conditions
-      },
-      {
-        sid        = "ApplyGuardrail"
-        actions    = ["bedrock:ApplyGuardrail"]
-        resources  = [var.guardrail_arn]
-        conditions = local.no_conditions
-      },
-      {
-        sid        = "XRayTracing"
-        actions    = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
-        resources  = ["*"]
-        conditions = local.no_conditions
-      },
-      {
-        sid       = "PublishMetrics"
-        actions   = ["cloudwatch:PutMetricData"]
-        resources = ["*"]
-        conditions = [{
-          test     = "StringEquals"
-          variable = "cloudwatch:namespace"
-          values   = ["ACSO"]
-        }]
-      },
-    ]
-  }
+  # What the shared library does in every agent; each agent's own task queue is its first statement.
+  common_statements = [
+    {
+      sid        = "ReportResults"
+      actions    = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+      resources  = [var.results_queue_arn]
+      conditions = local.no_conditions
+    },
+    {
+      sid = "AgentStateTables"
+      actions = [
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
+      ]
+      resources  = flatten([for arn in values(var.table_arns) : [arn, "${arn}/index/*"]])
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "ArtifactsReadWrite"
+      actions    = ["s3:GetObject", "s3:PutObject"]
+      resources  = ["${var.artifacts_bucket_arn}/*"]
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "ArtifactsList"
+      actions    = ["s3:ListBucket"]
+      resources  = [var.artifacts_bucket_arn]
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "UseAcsoKey"
+      actions    = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      resources  = [aws_kms_key.this.arn]
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "InvokeBedrockModels"
+      actions    = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources  = var.bedrock_model_arns
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "ApplyGuardrail"
+      actions    = ["bedrock:ApplyGuardrail"]
+      resources  = [var.guardrail_arn]
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "XRayTracing"
+      actions    = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+      resources  = ["*"]
+      conditions = local.no_conditions
+    },
+    {
+      sid       = "PublishMetrics"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = ["ACSO"]
+      }]
+    },
+    {
+      # ECS Exec: the SSM agent in the task opens the session channels (no resource-level
+      # permissions), and the cluster's exec configuration logs each session to this log group.
+      sid        = "EcsExecChannels"
+      actions    = ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"]
+      resources  = ["*"]
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "EcsExecSessionLogs"
+      actions    = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+      resources  = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/acso/${var.name_prefix}/ecs-exec:*"]
+      conditions = local.no_conditions
+    },
+    {
+      sid        = "EcsExecFindLogGroup" # DescribeLogGroups takes no log-group resource
+      actions    = ["logs:DescribeLogGroups"]
+      resources  = ["*"]
+      conditions = local.no_conditions
+    },
+  ]
 
   retrieve_knowledge = {
     sid        = "RetrieveThreatKnowledge"
@@ -131,6 +147,12 @@ locals {
   agent_statements = {
     supervisor = [
       {
+        sid        = "ConsumeOwnTaskQueue"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        resources  = [var.task_queue_arns["supervisor"]]
+        conditions = local.no_conditions
+      },
+      {
         sid        = "ConsumeResultsAndFindings"
         actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
         resources  = [var.results_queue_arn, var.findings_queue_arn]
@@ -174,6 +196,12 @@ locals {
     ]
     threat_hunter = [
       {
+        sid        = "ConsumeOwnTaskQueue"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        resources  = [var.task_queue_arns["threat_hunter"]]
+        conditions = local.no_conditions
+      },
+      {
         sid        = "ThreatIntelReadWrite"
         actions    = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
         resources  = [var.threat_intel_bucket_arn, "${var.threat_intel_bucket_arn}/*"]
@@ -181,8 +209,8 @@ locals {
       },
       {
         sid        = "ReadGuardDutyFindings"
-        actions    = ["guardduty:GetFindings", "guardduty:ListFindings"]
-        resources  = ["arn:${local.partition}:guardduty:${local.region}:${local.account_id}:detector/*"]
+        actions    = ["guardduty:GetFindings", "guardduty:ListFindings"] # authorised against "*" only (IAM reference)
+        resources  = ["*"]
         conditions = local.no_conditions
       },
       {
@@ -201,32 +229,160 @@ locals {
     ]
     incident_response = [
       {
-        sid        = "DescribeForScopeGuard"
-        actions    = ["ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "iam:ListAccessKeys"]
+        sid        = "ConsumeOwnTaskQueue"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        resources  = [var.task_queue_arns["incident_response"]]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "DescribeForScopeGuard" # Describe/List calls take no resource ARN
+        actions    = ["ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeFlowLogs", "eks:ListClusters", "lambda:ListFunctions", "wafv2:ListIPSets"]
         resources  = ["*"]
         conditions = local.no_conditions
       },
       {
         sid     = "ContainInstances"
-        actions = ["ec2:ModifyInstanceAttribute", "ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSnapshot", "ec2:CreateTags"]
+        actions = ["ec2:ModifyInstanceAttribute", "ec2:ModifyNetworkInterfaceAttribute", "ec2:StopInstances", "ec2:StartInstances", "ec2:CreateTags", "ec2:DeleteTags"]
         resources = [
           "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*",
           "arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*",
-          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:volume/*",
         ]
         conditions = local.unprotected
       },
       {
-        sid        = "TagEvidenceSnapshots"
-        actions    = ["ec2:CreateTags"]
+        # CreateSnapshot is authorised against the volume and against the new snapshot (which has
+        # no tags yet, so the protected-tag condition is on the volume statement only).
+        sid        = "SnapshotUnprotectedVolumes"
+        actions    = ["ec2:CreateSnapshot"]
+        resources  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:volume/*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "CreateEvidenceSnapshots"
+        actions    = ["ec2:CreateSnapshot"]
         resources  = ["arn:${local.partition}:ec2:${local.region}::snapshot/*"]
         conditions = local.no_conditions
       },
       {
-        sid        = "DisableAccessKeys"
-        actions    = ["iam:UpdateAccessKey"]
+        sid       = "TagEvidenceSnapshotsAtCreation"
+        actions   = ["ec2:CreateTags"]
+        resources = ["arn:${local.partition}:ec2:${local.region}::snapshot/*"]
+        conditions = [{
+          test     = "StringEquals"
+          variable = "ec2:CreateAction"
+          values   = ["CreateSnapshot"]
+        }]
+      },
+      {
+        # The per-VPC quarantine group: created once (tagged at creation), its default egress revoked,
+        # then swapped onto instances (ModifyInstanceAttribute also checks the group).
+        sid     = "QuarantineGroups"
+        actions = ["ec2:CreateSecurityGroup", "ec2:RevokeSecurityGroupEgress", "ec2:ModifyInstanceAttribute", "ec2:CreateTags"]
+        resources = [
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc/*",
+        ]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ContainIamUsers"
+        actions    = ["iam:GetUser", "iam:ListUserTags", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"]
         resources  = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
         conditions = local.unprotected
+      },
+      {
+        sid        = "BlockListIpSet"
+        actions    = ["wafv2:CreateIPSet", "wafv2:GetIPSet", "wafv2:UpdateIPSet"]
+        resources  = ["arn:${local.partition}:wafv2:${local.region}:${local.account_id}:regional/ipset/${var.name_prefix}-blocklist/*"]
+        conditions = local.no_conditions
+      },
+      {
+        # S3 containment and Security Hub control remediations on buckets (public access,
+        # encryption, versioning, evidence copies and tags), never on protected buckets.
+        sid = "RemediateBuckets"
+        actions = [
+          "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:GetBucketTagging",
+          "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration", "s3:GetBucketVersioning",
+          "s3:PutBucketVersioning", "s3:GetBucketLogging", "s3:PutBucketLogging",
+        ]
+        resources  = ["arn:${local.partition}:s3:::*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "EvidenceObjects"
+        actions    = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:PutObject"]
+        resources  = ["arn:${local.partition}:s3:::*/*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "ContainEcsTasks"
+        actions    = ["ecs:StopTask", "ecs:DescribeTasks"]
+        resources  = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "ContainRdsInstances"
+        actions    = ["rds:CreateDBSnapshot", "rds:ModifyDBInstance", "rds:DescribeDBInstances", "rds:AddTagsToResource"]
+        resources  = ["arn:${local.partition}:rds:${local.region}:${local.account_id}:db:*", "arn:${local.partition}:rds:${local.region}:${local.account_id}:snapshot:acso-*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "ContainLambdaFunctions"
+        actions    = ["lambda:GetFunction", "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionUrlConfig", "lambda:DeleteFunctionUrlConfig"]
+        resources  = ["arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "ContainEksClusters"
+        actions    = ["eks:DescribeCluster", "eks:UpdateClusterConfig", "eks:TagResource"]
+        resources  = ["arn:${local.partition}:eks:${local.region}:${local.account_id}:cluster/*"]
+        conditions = local.unprotected
+      },
+      {
+        # Security Hub control remediations that act on account-level settings.
+        sid = "RemediateAccountControls"
+        actions = [
+          "ec2:EnableEbsEncryptionByDefault", "ec2:GetEbsEncryptionByDefault", "cloudtrail:DescribeTrails",
+          "guardduty:ListDetectors", "iam:GetAccountPasswordPolicy", "iam:UpdateAccountPasswordPolicy",
+        ]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid     = "EnableFlowLogs"
+        actions = ["ec2:CreateFlowLogs"]
+        resources = [
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc-flow-log/*",
+        ]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "RemediateTrails"
+        actions    = ["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging", "cloudtrail:UpdateTrail"]
+        resources  = ["arn:${local.partition}:cloudtrail:${local.region}:${local.account_id}:trail/*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "RemediateKeys"
+        actions    = ["kms:EnableKeyRotation", "kms:GetKeyRotationStatus"]
+        resources  = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"]
+        conditions = local.unprotected
+      },
+      {
+        sid        = "RemediateTopicsAndQueues"
+        actions    = ["sns:SetTopicAttributes", "sns:GetTopicAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueAttributes"]
+        resources  = ["arn:${local.partition}:sns:${local.region}:${local.account_id}:*", "arn:${local.partition}:sqs:${local.region}:${local.account_id}:*"]
+        conditions = local.unprotected
+      },
+      {
+        # Flow logs are delivered by the VPC Flow Logs service with a role the remediation passes.
+        sid        = "PassFlowLogsRole"
+        actions    = ["iam:PassRole"]
+        resources  = ["arn:${local.partition}:iam::${local.account_id}:role/acso-*-flow-logs*"]
+        conditions = [{ test = "StringEquals", variable = "iam:PassedToService", values = ["vpc-flow-logs.amazonaws.com"] }]
       },
       {
         sid        = "UpdateSecurityHubFindings"
@@ -247,13 +403,19 @@ locals {
     ]
     service_orchestration = [
       {
+        sid        = "ConsumeOwnTaskQueue"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        resources  = [var.task_queue_arns["service_orchestration"]]
+        conditions = local.no_conditions
+      },
+      {
         sid     = "RunApprovedRunbooks"
         actions = ["ssm:SendCommand"]
-        resources = [
-          "arn:${local.partition}:ssm:${local.region}::document/AWS-RunShellScript",
-          "arn:${local.partition}:ssm:${local.region}::document/AWS-RunPowerShellScript",
-          "arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/acso-*",
-        ]
+        # The documents operations.policy runs: AWS's own, and the ones this module creates.
+        resources = concat(
+          [for d in var.aws_ssm_documents : "arn:${local.partition}:ssm:${local.region}::document/${d}"],
+          [for d in aws_ssm_document.this : d.arn],
+        )
         conditions = local.no_conditions
       },
       {
@@ -263,14 +425,8 @@ locals {
         conditions = local.unprotected
       },
       {
-        sid        = "StartAcsoAutomations"
-        actions    = ["ssm:StartAutomationExecution", "ssm:GetAutomationExecution"]
-        resources  = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-definition/acso-*:*", "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
-        conditions = local.no_conditions
-      },
-      {
         sid        = "ReadCommandResults"
-        actions    = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
+        actions    = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:CancelCommand", "ec2:DescribeInstances"]
         resources  = ["*"]
         conditions = local.no_conditions
       },
@@ -285,8 +441,14 @@ locals {
     ]
     financial_intelligence = [
       {
+        sid        = "ConsumeOwnTaskQueue"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        resources  = [var.task_queue_arns["financial_intelligence"]]
+        conditions = local.no_conditions
+      },
+      {
         sid        = "ReadCosts"
-        actions    = ["ce:GetCostAndUsage", "ce:GetCostForecast", "ce:GetAnomalies", "ce:GetDimensionValues", "pricing:GetProducts"]
+        actions    = ["ce:GetCostAndUsage", "ce:GetCostForecast", "ce:GetDimensionValues", "pricing:GetProducts", "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "cloudwatch:GetMetricStatistics"]
         resources  = ["*"]
         conditions = local.no_conditions
       },
@@ -314,7 +476,7 @@ data "aws_iam_policy_document" "task" {
   for_each = var.agents
 
   dynamic "statement" {
-    for_each = concat(local.common_statements[each.key], local.agent_statements[each.key])
+    for_each = concat(local.common_statements, local.agent_statements[each.key])
     content {
       sid       = statement.value.sid
       actions   = statement.value.actions

@@ -41,8 +41,8 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  # EventBridge, SNS and CloudWatch alarms write to the encrypted queues and topic; CloudTrail
-  # writes encrypted log files. Each is limited to this account by a source condition.
+  # EventBridge, SNS, CloudWatch alarms and AWS Budgets write to the encrypted queues and topic;
+  # CloudTrail and AWS Config write encrypted log files. Each is limited to this account by a source condition.
   statement {
     sid       = "AwsServicesWriteEncryptedMessages"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
@@ -51,6 +51,7 @@ data "aws_iam_policy_document" "kms" {
       type = "Service"
       identifiers = [
         "events.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "cloudtrail.amazonaws.com",
+        "budgets.amazonaws.com", "config.amazonaws.com",
       ]
     }
     condition {
@@ -320,4 +321,47 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
       name = "authorization"
     }
   }
+}
+
+# --- SSM documents ------------------------------------------------------------------------------
+
+# The Command documents service orchestration runs that AWS does not provide (operations.policy:
+# `acso-<env>-RotateCredential` for rotate_credential operations). The task role may send only
+# these and var.aws_ssm_documents.
+resource "aws_ssm_document" "this" {
+  for_each = {
+    RotateCredential = {
+      description = "ACSO: rotate a Secrets Manager secret from the instance that uses it, then confirm the new version is current"
+      parameters = {
+        CredentialName = {
+          type           = "String"
+          description    = "Name or ARN of the secret to rotate"
+          allowedPattern = "^[A-Za-z0-9][A-Za-z0-9._/:-]{0,2047}$"
+        }
+      }
+      commands = [
+        "set -eu",
+        "aws secretsmanager rotate-secret --secret-id '{{ CredentialName }}'",
+        "aws secretsmanager describe-secret --secret-id '{{ CredentialName }}' --query 'VersionIdsToStages' --output json",
+      ]
+    }
+  }
+
+  name            = "${var.name_prefix}-${each.key}"
+  document_type   = "Command"
+  document_format = "JSON"
+  target_type     = "/AWS::EC2::Instance"
+  content = jsonencode({
+    schemaVersion = "2.2"
+    description   = each.value.description
+    parameters    = each.value.parameters
+    mainSteps = [{
+      action       = "aws:runShellScript"
+      name         = replace(each.key, "-", "")
+      precondition = { StringEquals = ["platformType", "Linux"] }
+      inputs       = { runCommand = each.value.commands, timeoutSeconds = "600" }
+    }]
+  })
+
+  tags = merge({ Name = "${var.name_prefix}-${each.key}" }, var.tags)
 }

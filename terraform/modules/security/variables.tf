@@ -181,6 +181,12 @@ variable "log_group_arns" {
   type        = map(string)
 }
 
+variable "aws_ssm_documents" {
+  description = "AWS-owned SSM Command documents service orchestration may run (operations.policy: restart_service, collect_forensics, patch)."
+  type        = list(string)
+  default     = ["AWS-RunShellScript", "AWS-RunPatchBaseline"]
+}
+
 variable "tags" {
   description = "Tags added to every resource (on top of the provider's default tags)."
   type        = map(string)
