@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -59,3 +61,12 @@ def test_a_second_run_says_the_system_is_already_running(system: RunningSystem) 
     )
     assert result.returncode != 0
     assert "already running" in (result.stdout + result.stderr)
+
+
+def test_the_launcher_names_the_emulator_account_as_the_one_containment_may_act_in(system: RunningSystem) -> None:
+    """Outside ACSO_ENV=local there is no default allow-list: the launcher sets it explicitly."""
+    pid = system.pids()["incident_response"]
+    environ = dict(
+        item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
+    )
+    assert json.loads(environ["ACSO_ALLOWED_ACCOUNT_IDS"]) == ["123456789012"]
