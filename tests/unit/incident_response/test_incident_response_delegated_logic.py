@@ -89,7 +89,7 @@ def test_forensic_collection_is_a_low_risk_irreversible_action_delegated_to_orch
 
     assert isinstance(action, DelegatedAction)
     assert (action.risk, action.revertible, action.target_kind) == ("low", False, TargetKind.EC2_INSTANCE)
-    assert delegated_action_types(ACTIONS) == ["ssm.collect_forensics"]
+    assert delegated_action_types(ACTIONS) == ["eks.kubernetes_response", "ssm.collect_forensics"]
     request = action.operation_request(Target(TargetKind.EC2_INSTANCE, "i-0abc", "123456789012"), {}, "inc-9")
     assert request == OperationRequest(
         operation="collect_forensics",

@@ -12,11 +12,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from acso_incident_response.settings import Settings
 from acso_incident_response.targets import Target, TargetKind
-from acso_shared.aws.clients import AwsClientFactory, error_code
+from acso_shared.aws.clients import AwsClientFactory, error_code, translate_aws_error
 from acso_shared.errors import Conflict
 
 Risk = Literal["low", "medium", "high"]
@@ -45,6 +46,13 @@ class ActionType(ABC):
     risk: ClassVar[Risk]
     target_kind: ClassVar[TargetKind]
     revertible: ClassVar[bool] = True
+    #: The IAM actions the action's AWS calls need (the response catalogue and the IAM grants list them).
+    iam_actions: ClassVar[tuple[str, ...]] = ()
+    #: The calls the local emulator (moto) does not implement; the catalogue names them, and their
+    #: requests are unit-specified against the botocore service model instead.
+    not_emulated: ClassVar[tuple[str, ...]] = ()
+    #: Why the emulator cannot exercise the action although it implements the calls (empty: it can).
+    emulator_note: ClassVar[str] = ""
 
     @abstractmethod
     async def current(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> State:
@@ -57,6 +65,13 @@ class ActionType(ABC):
     @abstractmethod
     def describe(self, target: Target, params: dict[str, Any]) -> str:
         """What the action does, in one sentence (used for dry runs and the timeline)."""
+
+    def preview(self, state: State, params: dict[str, Any]) -> dict[str, Any]:
+        """What applying would change, read from `state` (what `current` returned): a dry run's detail.
+
+        The default names no detail; actions that change settings list each one as {"from", "to"}.
+        """
+        return {}
 
 
 class DirectAction(ActionType):
@@ -74,3 +89,54 @@ class DirectAction(ActionType):
 def aws_code(err: BaseException) -> str:
     """The AWS error code of an SDK error, or "" for anything else (never the message text)."""
     return error_code(err) if isinstance(err, ClientError) else ""
+
+
+class SettingsAction(DirectAction):
+    """An action that sets named settings of a resource to wanted values; revert writes back what it found.
+
+    Most remediations are this shape (a flag, a policy, an encryption key): `read` gives the settings
+    as they are, `wanted` what they must be, `write` sets some of them. The executor re-reads after
+    `apply` and fails the action when the settings still differ, which is the remediation's verification.
+    """
+
+    @abstractmethod
+    async def read(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> dict[str, Any]:
+        """The settings this action cares about, as they are now."""
+
+    @abstractmethod
+    def wanted(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The values the settings must have."""
+
+    @abstractmethod
+    async def write(self, ctx: ActionContext, target: Target, values: dict[str, Any], *, reverting: bool) -> None:
+        """Set `values` (a subset of the settings); `reverting` when restoring the values found before."""
+
+    async def current(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> State:
+        return {"settings": await self.read(ctx, target, params), "wanted": self.wanted(params)}
+
+    def done(self, state: State, params: dict[str, Any]) -> bool:
+        return all(state["settings"].get(key) == value for key, value in state["wanted"].items())
+
+    async def apply(self, ctx: ActionContext, target: Target, params: dict[str, Any], state: State) -> None:
+        changes = {k: v for k, v in state["wanted"].items() if state["settings"].get(k) != v}
+        await self.write(ctx, target, changes, reverting=False)
+
+    async def revert(self, ctx: ActionContext, target: Target, before: State) -> None:
+        found = before["settings"]
+        restore = {k: found.get(k) for k, v in before["wanted"].items() if found.get(k) != v}
+        if restore:
+            await self.write(ctx, target, restore, reverting=True)
+
+    def preview(self, state: State, params: dict[str, Any]) -> dict[str, Any]:
+        found = state["settings"]
+        return {k: {"from": found.get(k), "to": v} for k, v in state["wanted"].items() if found.get(k) != v}
+
+
+async def call(ctx: ActionContext, service: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+    """One AWS call by its botocore operation name (`DescribeTasks`), with errors translated once here."""
+    client = await ctx.clients.client(service)
+    method = getattr(client, xform_name(operation))
+    try:
+        return dict(await method(**kwargs))
+    except Exception as err:
+        raise translate_aws_error(err, f"{service}:{operation}") from err

@@ -33,6 +33,12 @@ class SnapshotVolumes(DirectAction):
     """Snapshot every EBS volume of an instance, tagged with the action id so a retry finds them."""
 
     name: ClassVar[str] = "ec2.snapshot_volumes"
+    iam_actions: ClassVar[tuple[str, ...]] = (
+        "ec2:DescribeInstances",
+        "ec2:DescribeSnapshots",
+        "ec2:CreateSnapshot",
+        "ec2:CreateTags",
+    )
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.EC2_INSTANCE
     # Forensic evidence is never deleted by a revert.
@@ -117,6 +123,14 @@ class QuarantineInstance(DirectAction):
     """Replace the instance's security groups with the VPC's quarantine group."""
 
     name: ClassVar[str] = "ec2.quarantine"
+    iam_actions: ClassVar[tuple[str, ...]] = (
+        "ec2:DescribeInstances",
+        "ec2:DescribeSecurityGroups",
+        "ec2:CreateSecurityGroup",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:CreateTags",
+        "ec2:ModifyInstanceAttribute",
+    )
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.EC2_INSTANCE
 
@@ -154,6 +168,7 @@ class TagInstance(DirectAction):
     """Tag the instance with its incident so everybody looking at it knows why it is isolated."""
 
     name: ClassVar[str] = "ec2.tag"
+    iam_actions: ClassVar[tuple[str, ...]] = ("ec2:DescribeInstances", "ec2:CreateTags", "ec2:DeleteTags")
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.EC2_INSTANCE
 
@@ -197,6 +212,7 @@ class StopInstance(DirectAction):
     """Stop the instance (high risk: it interrupts whatever legitimate work it also does)."""
 
     name: ClassVar[str] = "ec2.stop"
+    iam_actions: ClassVar[tuple[str, ...]] = ("ec2:DescribeInstances", "ec2:StopInstances", "ec2:StartInstances")
     risk: ClassVar[Risk] = "high"
     target_kind: ClassVar[TargetKind] = TargetKind.EC2_INSTANCE
 

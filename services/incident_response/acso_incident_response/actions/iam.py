@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from acso_incident_response.actions.base import ActionContext, DirectAction, Risk, State, aws_code
+from acso_incident_response.actions.base import ActionContext, DirectAction, Risk, State, aws_code, call
 from acso_incident_response.targets import Target, TargetKind
 from acso_shared.aws.clients import translate_aws_error
 from acso_shared.errors import NotFound
@@ -44,6 +45,12 @@ async def user_tags(ctx: ActionContext, user_name: str) -> dict[str, str]:
 
 class DeactivateAccessKey(DirectAction):
     name: ClassVar[str] = "iam.deactivate_key"
+    iam_actions: ClassVar[tuple[str, ...]] = (
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
+        "iam:UpdateAccessKey",
+        "iam:ListUserTags",
+    )
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.IAM_ACCESS_KEY
 
@@ -83,6 +90,13 @@ class DenyAllPolicy(DirectAction):
     """An inline deny-all policy on the user: stops every other credential of the user too."""
 
     name: ClassVar[str] = "iam.deny_all"
+    iam_actions: ClassVar[tuple[str, ...]] = (
+        "iam:GetUserPolicy",
+        "iam:GetUser",
+        "iam:PutUserPolicy",
+        "iam:DeleteUserPolicy",
+        "iam:ListUserTags",
+    )
     risk: ClassVar[Risk] = "medium"
     target_kind: ClassVar[TargetKind] = TargetKind.IAM_USER
 
@@ -129,3 +143,75 @@ async def iam_user_exists(ctx: ActionContext, user_name: str) -> None:
         await iam.get_user(UserName=user_name)
     except Exception as err:
         raise translate_aws_error(err, "iam:GetUser") from err
+
+
+def _days_since(moment: datetime | None, now: datetime) -> float:
+    return (now - moment).total_seconds() / 86400 if moment else float("inf")
+
+
+class _KeysOfUser(DirectAction):
+    """Deactivate the user's active access keys that a control flags; revert makes them active again."""
+
+    target_kind: ClassVar[TargetKind] = TargetKind.IAM_USER
+    risk: ClassVar[Risk] = "high"
+
+    async def flagged(self, ctx: ActionContext, user: str, params: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    async def current(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> State:
+        return {"user_name": target.id, "deactivate": sorted(await self.flagged(ctx, target.id, params))}
+
+    def done(self, state: State, params: dict[str, Any]) -> bool:
+        return not state["deactivate"]
+
+    async def apply(self, ctx: ActionContext, target: Target, params: dict[str, Any], state: State) -> None:
+        for key in state["deactivate"]:
+            await call(ctx, "iam", "UpdateAccessKey", UserName=target.id, AccessKeyId=key, Status="Inactive")
+
+    async def revert(self, ctx: ActionContext, target: Target, before: State) -> None:
+        for key in before["deactivate"]:
+            await call(ctx, "iam", "UpdateAccessKey", UserName=target.id, AccessKeyId=key, Status="Active")
+
+    def preview(self, state: State, params: dict[str, Any]) -> dict[str, Any]:
+        return {"deactivate_keys": state["deactivate"]}
+
+
+async def _active_keys(ctx: ActionContext, user: str) -> list[dict[str, Any]]:
+    keys = (await call(ctx, "iam", "ListAccessKeys", UserName=user)).get("AccessKeyMetadata", [])
+    return [k for k in keys if k.get("Status") == "Active"]
+
+
+class DeactivateUnrotatedKeys(_KeysOfUser):
+    """IAM.3: deactivate the user's active keys older than `params.days` (90), under approval."""
+
+    name: ClassVar[str] = "iam.deactivate_unrotated_keys"
+    iam_actions: ClassVar[tuple[str, ...]] = ("iam:ListAccessKeys", "iam:UpdateAccessKey")
+
+    async def flagged(self, ctx: ActionContext, user: str, params: dict[str, Any]) -> list[str]:
+        days, now = float(params.get("days", 90)), datetime.now(UTC)
+        return [k["AccessKeyId"] for k in await _active_keys(ctx, user) if _days_since(k.get("CreateDate"), now) > days]
+
+    def describe(self, target: Target, params: dict[str, Any]) -> str:
+        return f"deactivate the access keys of {target.id} older than {params.get('days', 90)} days"
+
+
+class DeactivateUnusedKeys(_KeysOfUser):
+    """IAM.8 / IAM.22: deactivate the user's active keys unused for `params.days` (never used: by age)."""
+
+    name: ClassVar[str] = "iam.deactivate_unused_keys"
+    iam_actions: ClassVar[tuple[str, ...]] = ("iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")
+
+    async def flagged(self, ctx: ActionContext, user: str, params: dict[str, Any]) -> list[str]:
+        days, now = float(params.get("days", 90)), datetime.now(UTC)
+        out: list[str] = []
+        for key in await _active_keys(ctx, user):
+            used = (await call(ctx, "iam", "GetAccessKeyLastUsed", AccessKeyId=key["AccessKeyId"])).get(
+                "AccessKeyLastUsed", {}
+            )
+            last = used.get("LastUsedDate") or key.get("CreateDate")
+            if _days_since(last, now) > days:
+                out.append(key["AccessKeyId"])
+        return out
+
+    def describe(self, target: Target, params: dict[str, Any]) -> str:
+        return f"deactivate the access keys of {target.id} unused for {params.get('days', 90)} days"

@@ -61,6 +61,12 @@ class BlockIp(DirectAction):
     """Add the address to the WAF block-list IP set."""
 
     name: ClassVar[str] = "waf.block_ip"
+    iam_actions: ClassVar[tuple[str, ...]] = (
+        "wafv2:ListIPSets",
+        "wafv2:CreateIPSet",
+        "wafv2:GetIPSet",
+        "wafv2:UpdateIPSet",
+    )
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.IP
 
@@ -118,6 +124,11 @@ class BlockBucketPublicAccess(DirectAction):
     """Turn on all four S3 Block Public Access settings of the bucket."""
 
     name: ClassVar[str] = "s3.block_public_access"
+    iam_actions: ClassVar[tuple[str, ...]] = (
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketTagging",
+    )
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.S3_BUCKET
 

@@ -20,6 +20,7 @@ class CollectForensics(DelegatedAction):
     """
 
     name: ClassVar[str] = "ssm.collect_forensics"
+    iam_actions: ClassVar[tuple[str, ...]] = ("ec2:DescribeInstances",)
     risk: ClassVar[Risk] = "low"
     target_kind: ClassVar[TargetKind] = TargetKind.EC2_INSTANCE
     # The evidence stays: there is nothing to undo.
