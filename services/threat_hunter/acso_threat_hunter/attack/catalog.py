@@ -20,12 +20,23 @@ class Tactic(BaseModel):
     name: str
 
 
+class AwsEvent(BaseModel):
+    """One CloudTrail (eventSource, eventName) pair that really exists, and who maps it to the technique."""
+
+    event_source: str
+    event_name: str
+    # "attack": MITRE's analytics name the event for the technique; "acso": ACSO's overlay does
+    from_: list[str] = Field(alias="from", default_factory=list)
+
+
 class AwsMapping(BaseModel):
-    """Where the technique shows in AWS: service prefixes, CloudTrail `eventSource` and `eventName` values."""
+    """Where the technique shows in AWS: service prefixes, CloudTrail `eventSource` and `eventName`
+    values, and the exact pairs (`events`) the look-up uses."""
 
     services: list[str]
     event_sources: list[str]
     event_names: list[str]
+    events: list[AwsEvent] = Field(default_factory=list)
 
 
 class Technique(BaseModel):
@@ -70,13 +81,16 @@ class AttackCatalog:
         self.tactics = {t.shortname: t for t in data.tactics}
         self._tactics_by_id = {t.id: t for t in data.tactics}
         self._techniques = {t.id: t for t in data.techniques}
-        self._by_event: dict[tuple[str, str], list[Technique]] = defaultdict(list)
+        # Only pairs that really exist (the build checks them against the services' APIs): never
+        # every source of a technique with every name.
+        self._by_event: dict[tuple[str, str], list[tuple[int, Technique]]] = defaultdict(list)
         for tech in data.techniques:
             if tech.aws is None:
                 continue
-            for source in tech.aws.event_sources:
-                for name in tech.aws.event_names:
-                    self._by_event[(source, name)].append(tech)
+            for event in tech.aws.events:
+                origins = set(event.from_)
+                rank = 0 if {"attack", "acso"} <= origins else 1 if "attack" in origins else 2
+                self._by_event[(event.event_source, event.event_name)].append((rank, tech))
 
     def __len__(self) -> int:
         return len(self._techniques)
@@ -104,9 +118,12 @@ class AttackCatalog:
         return [t for t in items if shortname in t.tactics]
 
     def for_cloudtrail_event(self, event_source: str, event_name: str) -> list[Technique]:
-        """Techniques a CloudTrail record (`eventSource`, `eventName`) can be evidence of; most specific first."""
+        """Techniques a CloudTrail record (`eventSource`, `eventName`) can be evidence of: those both
+        MITRE's analytics and ACSO's overlay name first, then MITRE's, then ACSO's; within each, the
+        most specific first. A rule's own ATT&CK tags, when a rule matched, come before all of these."""
         found = self._by_event.get((event_source, event_name), [])
-        return sorted(found, key=lambda t: (not t.is_subtechnique, t.id))
+        ranked = sorted(found, key=lambda rt: (rt[0], not rt[1].is_subtechnique, rt[1].id))
+        return [tech for _, tech in ranked]
 
 
 @cache
