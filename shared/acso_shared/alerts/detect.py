@@ -11,7 +11,8 @@ Rules, checked in this order on each JSON object:
    - any other EventBridge event: `alert_format_unknown`.
 2. GuardDuty finding: `schemaVersion`, `type`, and `service.serviceName == "guardduty"`.
 3. ASFF finding: `SchemaVersion` and `ProductArn` (the version must then be `2018-10-08`).
-4. OCSF: an integer `class_uid`; only 2004 (Detection Finding) is accepted.
+4. OCSF: an integer `class_uid`; Detection Finding (2004), Compliance Finding (2003) and the
+   deprecated Security Finding (2001) are accepted.
 5. Splunk webhook alert action: a `result` object and a `sid`.
 6. ACSO generic alert: `schema` starting with `acso.alert/` (see `models.GenericAlert`).
 
@@ -32,7 +33,8 @@ GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding"
 SECURITYHUB_ASFF_DETAIL_TYPES = frozenset({"Security Hub Findings - Imported", "Security Hub Findings - Custom Action"})
 SECURITYHUB_OCSF_DETAIL_TYPE = "Findings Imported V2"
 ACCEPTED = (
-    "a GuardDuty finding, an ASFF finding, an OCSF Detection Finding (class_uid 2004), a Splunk webhook "
+    "a GuardDuty finding, an ASFF finding, an OCSF Detection, Compliance or Security Finding (class_uid 2004, "
+    "2003, 2001), a Splunk webhook "
     "alert action, an ACSO generic alert (schema acso.alert/v1), or an EventBridge event carrying a "
     "GuardDuty or Security Hub finding"
 )
@@ -75,6 +77,8 @@ def _findings(obj: dict[str, Any], fmt: SourceFormat) -> list[Unit]:
 
 def _eventbridge(obj: dict[str, Any]) -> list[Unit]:
     source, detail_type, detail = obj.get("source"), obj.get("detail-type"), obj.get("detail")
+    if not isinstance(detail_type, str):
+        detail_type = None
     if not isinstance(detail, dict):
         raise ItemError(ErrorCode.INVALID, "an EventBridge event's detail must be a JSON object", "detail")
     if source == "aws.guardduty" and detail_type == GUARDDUTY_DETAIL_TYPE:

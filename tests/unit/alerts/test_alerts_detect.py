@@ -200,3 +200,13 @@ def test_the_alert_keeps_the_original_payload_as_raw(normalize_one, payload: Cal
     alert = normalize_one("splunk_webhook.json")
 
     assert alert.raw == payload("splunk_webhook.json")
+
+
+def test_an_eventbridge_detail_type_of_the_wrong_type_is_an_unknown_format_not_a_crash(payload):
+    event = payload("guardduty_tor_ip_caller_eventbridge.json")
+    event["detail-type"] = ["GuardDuty Finding"]
+
+    with pytest.raises(Invalid) as caught:
+        normalize_payload(event)
+
+    assert caught.value.code == "alert_format_unknown"

@@ -87,3 +87,31 @@ def test_a_finding_without_time_is_invalid(payload):
 
     with pytest.raises(Invalid, match=r"item 0 \(time\)"):
         normalize_payload(finding)
+
+
+@pytest.mark.parametrize(
+    ("change", "state", "reason"),
+    [
+        ({"status_id": 3}, "resolved", "status_id 3 (Suppressed)"),
+        ({"status_id": 5}, "resolved", "status_id 5 (Archived)"),
+        ({"status_id": 99, "status": "archived"}, "resolved", "status Archived"),
+        ({"status_id": 2}, "active", None),
+        ({"activity_id": 3}, "resolved", "activity_id 3 (Close)"),
+        ({"compliance": {"control": "C-1", "status_id": 1}}, "resolved", "compliance.status_id 1 (Pass)"),
+        ({"compliance": {"control": "C-1", "status_id": 3}}, "active", None),
+    ],
+)
+def test_ocsf_status_activity_and_compliance_give_the_lifecycle(payload, change, state, reason):
+    finding = payload("ocsf_detection_finding.json")
+    finding.update(change)
+
+    (alert,) = normalize_payload(finding)
+
+    assert (alert.state, alert.state_reason) == (state, reason)
+
+
+def test_an_ocsf_analytic_names_the_detection_within_its_product(normalize_one):
+    alert = normalize_one("ocsf_detection_finding.json")
+
+    assert alert.detection is not None
+    assert alert.detection.startswith(f"{alert.product}/")

@@ -87,3 +87,109 @@ def test_a_finding_without_resources_names_the_field(payload):
 
     with pytest.raises(Invalid, match=r"item 0 \(Resources\)"):
         normalize_payload(finding)
+
+
+def _control(payload):
+    return payload("securityhub_findings_imported.json")["detail"]["findings"][1]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"RecordState": "ARCHIVED"}, "RecordState ARCHIVED"),
+        ({"Workflow": {"Status": "SUPPRESSED"}}, "Workflow.Status SUPPRESSED"),
+        ({"Workflow": {"Status": "RESOLVED"}}, "Workflow.Status RESOLVED"),
+        ({"Compliance": {"Status": "PASSED", "SecurityControlId": "EC2.19"}}, "Compliance.Status PASSED"),
+        ({"Compliance": {"Status": "NOT_AVAILABLE", "SecurityControlId": "EC2.19"}}, "Compliance.Status NOT_AVAILABLE"),
+    ],
+)
+def test_asff_lifecycle_fields_resolve_the_finding(payload, change, reason):
+    finding = _control(payload)
+    finding.update(change)
+
+    (alert,) = normalize_payload(finding)
+
+    assert (alert.state, alert.state_reason) == ("resolved", reason)
+
+
+def test_the_deprecated_workflow_state_counts_only_without_workflow(payload):
+    deferred = _control(payload)
+    del deferred["Workflow"]
+    deferred["WorkflowState"] = "DEFERRED"
+    overridden = _control(payload)
+    overridden["WorkflowState"] = "RESOLVED"
+
+    (a,) = normalize_payload(deferred)
+    (b,) = normalize_payload(overridden)
+
+    assert (a.state, a.state_reason) == ("resolved", "WorkflowState DEFERRED")
+    assert b.state == "active"
+
+
+def test_failed_and_warning_results_stay_active(payload):
+    for status in ("FAILED", "WARNING"):
+        finding = _control(payload)
+        finding["Compliance"]["Status"] = status
+        (alert,) = normalize_payload(finding)
+        assert (alert.state, alert.state_reason) == ("active", None)
+
+
+def test_a_control_finding_is_typed_by_its_control_not_by_types(payload):
+    _, control = normalize_payload(payload("securityhub_findings_imported.json"))
+
+    assert (control.type, control.detection) == ("securityhub:control/EC2.19", "EC2.19")
+
+
+def test_a_guardduty_finding_relayed_by_security_hub_is_detected_by_its_guardduty_type(payload):
+    tor, _ = normalize_payload(payload("securityhub_findings_imported.json"))
+
+    assert tor.detection == "UnauthorizedAccess:EC2/TorIPCaller"
+
+
+def test_a_third_party_finding_is_detected_by_its_generator(normalize_one, payload):
+    alert = normalize_one("asff_finding.json")
+
+    assert alert.detection == payload("asff_finding.json")["GeneratorId"]
+    assert alert.state == "active"
+
+
+@pytest.mark.parametrize(
+    ("asff_type", "arn", "expected"),
+    [
+        (
+            "AwsLambdaFunction",
+            "arn:aws:lambda:us-east-1:123456789012:function:thumbnailer",
+            ("lambda_function", "thumbnailer"),
+        ),
+        ("AwsRdsDbInstance", "arn:aws:rds:us-east-1:123456789012:db:orders-1", ("rds_instance", "orders-1")),
+        ("AwsRdsDbCluster", "arn:aws:rds:us-east-1:123456789012:cluster:orders", ("rds_cluster", "orders")),
+        ("AwsSnsTopic", "arn:aws:sns:us-east-1:123456789012:alerts", ("sns_topic", "alerts")),
+        (
+            "AwsEcsTask",
+            "arn:aws:ecs:us-east-1:123456789012:task/checkout/0f1e2d3c",
+            ("ecs_task", "arn:aws:ecs:us-east-1:123456789012:task/checkout/0f1e2d3c"),
+        ),
+        ("AwsEcsService", "arn:aws:ecs:us-east-1:123456789012:service/checkout/api", ("ecs_service", "api")),
+        (
+            "AwsEc2NetworkAcl",
+            "arn:aws:ec2:us-east-1:123456789012:network-acl/acl-0a1b2c3d",
+            ("network_acl", "acl-0a1b2c3d"),
+        ),
+        (
+            "AwsSecretsManagerSecret",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+            ("secretsmanager_secret", "db-AbCdEf"),
+        ),
+        ("AwsDynamoDbTable", "arn:aws:dynamodb:us-east-1:123456789012:table/orders", ("dynamodb_table", "orders")),
+        ("AwsEc2Subnet", "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0a1b2c3d", ("subnet", "subnet-0a1b2c3d")),
+    ],
+)
+def test_asff_resource_types_map_to_typed_resources_with_their_ids(payload, asff_type, arn, expected):
+    finding = _control(payload)
+    finding["Resources"] = [{"Type": asff_type, "Id": arn, "Region": "us-east-1"}]
+
+    (alert,) = normalize_payload(finding)
+
+    assert alert.primary_resource is not None
+    assert (alert.primary_resource.type.value, alert.primary_resource.id) == expected
+    assert alert.primary_resource.arn == arn
