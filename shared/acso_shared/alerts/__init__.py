@@ -2,12 +2,14 @@
 
 Pure library (no web, no database). The supervisor's `POST /v1/alerts` calls
 `normalize_payload(body)` and then deduplicates on `fingerprint(alert)` and correlates on
-`correlation_keys(alert)`.
+`correlation_keys(alert, cross_account=...)`; `alert.state` says whether the source still holds the
+finding open (see `fingerprint.py` and each format's module for the rules).
 """
 
 from acso_shared.alerts.common import ErrorCode
 from acso_shared.alerts.fingerprint import correlatable_ip, correlation_keys, fingerprint, primary_principal
 from acso_shared.alerts.models import (
+    AlertState,
     GenericAlert,
     NormalizedAlert,
     Observable,
@@ -23,6 +25,7 @@ from acso_shared.alerts.normalize import DEFAULT_MAX_ITEMS, normalize_payload
 
 __all__ = [
     "DEFAULT_MAX_ITEMS",
+    "AlertState",
     "ErrorCode",
     "GenericAlert",
     "NormalizedAlert",
