@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from acso_shared.errors import Invalid
+from acso_shared.web.text import text_problem
 
 from .models import UNSPECIFIED, ChargeCategory, CostRecord, ForecastPoint
 
@@ -72,6 +73,19 @@ class _RowError(ValueError):
     def __init__(self, column: str, problem: str) -> None:
         super().__init__(f"column {column}: {problem}")
         self.column = column
+
+
+def _storable(row: Mapping[str, Any], header: Sequence[str] | None = None) -> None:
+    """Refuse text PostgreSQL cannot store (NUL, lone surrogates) naming the column: such a row used
+    to fail the whole import at the database write with an internal error and no position."""
+    for index, (column, value) in enumerate(row.items(), start=1):
+        if isinstance(value, str) and (problem := text_problem(value)):
+            at = value.find("\x00") + 1 if "\x00" in value else None
+            where = f" (field {index}" + (f", character {at})" if at else ")")
+            raise _RowError(str(column), f"{problem}{where}")
+    for index, name in enumerate(header or (), start=1):
+        if problem := text_problem(name):
+            raise _RowError(f"#{index}", f"the header name {problem}")
 
 
 def _invalid(source: str, where: str, problem: str, **details: Any) -> Invalid:
@@ -238,6 +252,10 @@ def _iter_csv(
             header = reader.fieldnames or []
         except (csv.Error, UnicodeDecodeError) as err:
             raise _invalid(source, "line 1", f"unreadable header: {err}", line=1) from err
+        try:
+            _storable({}, header)
+        except _RowError as err:
+            raise _invalid(source, "line 1", str(err), line=1, column=err.column) from err
         missing = [c for c in (*required, *extra_required) if c not in header]
         if missing:
             raise _invalid(source, "line 1", f"missing required columns {missing}", line=1, columns=missing)
@@ -255,9 +273,11 @@ def _iter_csv(
             if None in row or any(v is None for v in row.values()):
                 raise _invalid(source, f"line {start_line}", f"expected {len(header)} fields", line=start_line)
             try:
-                yield mapper(row)
+                _storable(row)
+                record = mapper(row)
             except _RowError as err:
                 raise _invalid(source, f"line {start_line}", str(err), line=start_line, column=err.column) from err
+            yield record
             rows += 1
             if progress and rows % PROGRESS_EVERY_ROWS == 0:
                 progress(ImportProgress(rows, counter.count, total))
@@ -318,9 +338,11 @@ def iter_focus_parquet(
         for row in table.to_pylist():
             rows += 1
             try:
-                yield focus_record(row, cost_column)
+                _storable(row)
+                record = focus_record(row, cost_column)
             except _RowError as err:
                 raise _invalid(source, f"row {rows}", str(err), row=rows, column=err.column) from err
+            yield record
             if progress and rows % PROGRESS_EVERY_ROWS == 0:
                 progress(ImportProgress(rows, done_bytes, total))
         done_bytes += sizes[group]
