@@ -81,10 +81,10 @@ def test_suppressed_reads_do_not_count_towards_a_correlation(pack: RulePack) -> 
             at=timedelta(seconds=i),
             userAgent=TERRAFORM_UA if i % 2 else "aws-cli/2.17.20",
         )
-        for i in range(14)
+        for i in range(18)
     ]
 
-    # only the seven reads without Terraform's user agent count: under the threshold of eight
+    # only the nine reads without Terraform's user agent count: under the threshold of ten
     assert SECRETS_BURST not in _rule_ids(pack, reads)
     assert SECRETS_BURST in _rule_ids(RulePack([pack.get(SECRETS_BURST)], suppressions=Suppressions.none()), reads)
 

@@ -97,6 +97,19 @@ CASES: dict[str, list[Case]] = {
             *(_userdata(f"i-0000000{i}", i, iam_user(f"ops{i}")) for i in range(3)),
         ),
         silent(
+            "user data of three instances in the console",
+            *(
+                record(
+                    EC2,
+                    "DescribeInstanceAttribute",
+                    {"instanceId": f"i-0{i}", "attribute": "userData"},
+                    sessionCredentialFromConsole="true",
+                    at=timedelta(seconds=i),
+                )
+                for i in range(3)
+            ),
+        ),
+        silent(
             "other attributes of three instances",
             *(
                 record(
@@ -119,14 +132,14 @@ CASES: dict[str, list[Case]] = {
         silent("listing names only", record(SM, "ListSecrets", {"maxResults": 100}, read_only=True)),
     ],
     "secrets_manager_mass_read.yml": [
-        fires("eight distinct secrets in three minutes", *(_secret(i, iam_user("frank")) for i in range(8))),
-        silent("seven distinct secrets", *(_secret(i, iam_user("frank")) for i in range(7))),
+        fires("ten distinct secrets in three minutes", *(_secret(i, iam_user("frank")) for i in range(10))),
+        silent("nine distinct secrets", *(_secret(i, iam_user("frank")) for i in range(9))),
         silent(
             "one secret read twenty times",
             *(record(SM, "GetSecretValue", {"secretId": "prod/db"}, at=timedelta(seconds=i)) for i in range(20)),
         ),
-        silent("eight secrets over an hour", *(_secret(i, iam_user("grace"), spacing=450) for i in range(8))),
-        silent("eight secrets, two principals", *(_secret(i, iam_user(f"u{i % 2}")) for i in range(8))),
+        silent("ten secrets over an hour", *(_secret(i, iam_user("grace"), spacing=450) for i in range(10))),
+        silent("ten secrets, two principals", *(_secret(i, iam_user(f"u{i % 2}")) for i in range(10))),
     ],
     "ssm_parameter_mass_read.yml": [
         fires(
@@ -137,14 +150,19 @@ CASES: dict[str, list[Case]] = {
             "41 parameters in 5 calls",
             *(_get_parameters(b, 10 if b < 4 else 1, assumed_role("app", "s1")) for b in range(5)),
         ),
-        silent("nine parameters", _get_parameters(0, 9, iam_user("christophe"))),
+        silent(
+            "nineteen parameters in two calls",
+            _get_parameters(0, 10, iam_user("christophe")),
+            _get_parameters(1, 9, iam_user("christophe")),
+        ),
         silent(
             "thirty parameters without decryption",
             *(_get_parameters(b, 10, iam_user("christophe"), decrypt=False) for b in range(3)),
         ),
     ],
     "ssm_parameter_single_mass_read.yml": [
-        fires("ten parameters one by one", *(_get_parameter(i, iam_user("eve")) for i in range(10))),
+        fires("twenty parameters one by one", *(_get_parameter(i, iam_user("eve")) for i in range(20))),
+        silent("nineteen parameters one by one", *(_get_parameter(i, iam_user("eve")) for i in range(19))),
         silent(
             "one parameter read thirty times",
             *(_get_parameter(i, iam_user("eve"), name="/prod/app/db") for i in range(30)),

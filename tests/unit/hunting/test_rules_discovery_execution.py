@@ -153,6 +153,15 @@ CASES: dict[str, list[Case]] = {
         silent("nine different calls denied", *_denied(SOME_DENIED[:9], iam_user("leaked"))),
         silent("the same call denied thirty times", *_denied(["DescribeInstances"] * 30, assumed_role("app", "x"))),
         silent("ten different calls allowed", *_calls([(EC2, n) for n in SOME_DENIED], iam_user("admin"))),
+        silent(
+            "a read-only user's console pages",
+            *(
+                failed(r)
+                for r in _calls(
+                    [(EC2, n) for n in SOME_DENIED], assumed_role("ReadOnly", "v"), sessionCredentialFromConsole="true"
+                )
+            ),
+        ),
     ],
     "ses_enumeration.yml": [
         fires(

@@ -97,9 +97,14 @@ CASES: dict[str, list[Case]] = {
         silent(
             "batch delete without a version listing", _data("DeleteObjects", {"bucketName": "victim", "delete": ""}, 5)
         ),
-        silent(
-            "versions listed, current objects deleted (versioning keeps them)",
+        fires(
+            "versions listed, then objects deleted one by one without a version id",
             _list_versions(0),
+            *(_data("DeleteObject", {"bucketName": "victim", "key": f"f{i}.txt"}, 5 + i) for i in range(3)),
+        ),
+        silent(
+            "current objects listed, then deleted (an application's clean-up)",
+            _data("ListObjects", {"bucketName": "victim"}, 0),
             _data("DeleteObject", {"bucketName": "victim", "key": "f.txt"}, 5),
         ),
         silent(
