@@ -10,6 +10,8 @@ Kinds and routes (queue names from the manifest):
 | `response.result`        | incident response  | supervisor results            |
 | `incident.alerts_updated`| supervisor         | incident response tasks       |
 | `incident.status`        | incident response  | supervisor results            |
+| `containment.result`     | incident response  | supervisor results            |
+| `incident.alert_resolved`| supervisor         | incident response tasks       |
 | `ticket.sync`            | incident response  | service orchestration tasks   |
 | `incident.external_update`| service orchestration | incident response tasks    |
 | `operation.request`      | incident response  | service orchestration tasks   |
@@ -28,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from acso_shared.alerts.models import NormalizedAlert, SeverityLabel
+from acso_shared.alerts.models import NormalizedAlert, Observable, Resource, SeverityLabel
 
 TRIAGE_REQUEST = "triage.request"
 TRIAGE_RESULT = "triage.result"
@@ -42,6 +44,8 @@ OPERATION_REQUEST = "operation.request"
 OPERATION_RESULT = "operation.result"
 COST_IMPACT_REQUEST = "cost.impact.request"
 COST_FINDINGS = "cost.findings"
+CONTAINMENT_RESULT = "containment.result"
+INCIDENT_ALERT_RESOLVED = "incident.alert_resolved"
 
 Verdict = Literal["malicious", "suspicious", "benign"]
 IncidentStatus = Literal["new", "triaged", "contained", "eradicated", "recovered", "closed"]
@@ -103,12 +107,67 @@ class ActionSummary(_Contract):
 
 
 class ResponseResult(_Contract):
+    """The plan for one alert of an incident (`actions` are the incident's; `open_actions` this alert's).
+
+    With `open_actions` above zero the alert's workflow waits for its `containment.result`.
+    """
+
     incident_id: str
     status: IncidentStatus
     playbook: str | None = None
     actions: list[ActionSummary] = Field(default_factory=list)
     pending_approvals: int = 0
     summary: str = ""
+    alert_id: str | None = None
+    open_actions: int = Field(default=0, ge=0)
+
+
+class ContainmentResult(_Contract):
+    """Every action on one alert's resources has finished: `contained`, `failed` (some resource was not
+    contained) or `no_action` (nothing to do). `targets` maps each target to its outcome."""
+
+    incident_id: str
+    alert_id: str
+    outcome: Literal["contained", "failed", "no_action"]
+    incident_status: IncidentStatus
+    targets: dict[str, str] = Field(default_factory=dict)
+
+
+class IncidentAlertResolved(_Contract):
+    """The source says an alert of the incident needs no more work (passed, archived, resolved)."""
+
+    incident_id: str
+    alert_id: str
+    reason: str = Field(max_length=256)
+    resolved_at: datetime
+
+
+class AlertBrief(_Contract):
+    """An alert as an incident lists it: what it is and what it names, without its raw source."""
+
+    alert_id: str
+    source: str
+    type: str
+    title: str
+    severity: SeverityLabel
+    occurred_at: datetime
+    account_id: str | None = None
+    resources: list[Resource] = Field(default_factory=list)
+    observables: list[Observable] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, alert: NormalizedAlert) -> AlertBrief:
+        return cls(
+            alert_id=str(alert.alert_id),
+            source=alert.source,
+            type=alert.type,
+            title=alert.title,
+            severity=alert.severity.label,
+            occurred_at=alert.occurred_at,
+            account_id=alert.account_id,
+            resources=alert.resources,
+            observables=alert.observables,
+        )
 
 
 class IncidentAlertsUpdated(_Contract):
@@ -116,6 +175,7 @@ class IncidentAlertsUpdated(_Contract):
 
     incident_id: str
     alert_ids: list[str] = Field(default_factory=list)
+    alerts: list[AlertBrief] = Field(default_factory=list, description="The folded alerts, when the sender knows them")
     alert_count: int = Field(ge=1)
     first_seen: datetime
     last_seen: datetime
@@ -179,11 +239,23 @@ class OperationResult(_Contract):
     per_instance: dict[str, str] = Field(default_factory=dict)
 
 
+class ResponseActionRecord(_Contract):
+    """One containment action as the cost estimate needs it."""
+
+    action_type: str
+    target: str
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict, description="e.g. snapshot sizes in GiB")
+
+
 class CostImpactRequest(_Contract):
     incident_id: str
     resource_ids: list[str]
     window_start: datetime
     window_end: datetime | None = None
+    actions: list[ResponseActionRecord] = Field(default_factory=list)
 
 
 class CostFinding(_Contract):

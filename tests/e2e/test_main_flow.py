@@ -182,7 +182,11 @@ async def test_the_workflow_shows_every_step_and_the_stream_pushes_events(
     assert {"alert.received", "workflow.step_completed", "workflow.completed"} <= kinds
     status, workflow = await api.call("GET", "supervisor", f"/v1/workflows/{result['workflow_id']}", role="analyst")
     assert status == 200
-    assert [(s["step"], s["status"]) for s in workflow["steps"]] == [("triage", "completed"), ("respond", "completed")]
+    assert [(s["step"], s["status"]) for s in workflow["steps"]] == [
+        ("triage", "completed"),
+        ("respond", "completed"),
+        ("contain", "completed"),
+    ]
 
 
 async def test_killing_incident_response_mid_workflow_finishes_with_no_duplicate_action(

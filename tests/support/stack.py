@@ -58,6 +58,8 @@ class TestStack:
             "consumer_wait_time_s": 1,
             "retry_backoff_base_s": 0.0,
             "shutdown_grace_s": 5.0,
+            # Containment may act in the emulator's account (no default outside ACSO_ENV=local).
+            "allowed_account_ids": "123456789012",
         }
         values.update(overrides)
         return settings_cls(**values)

@@ -18,6 +18,7 @@ from acso_incident_response.routes import router
 from acso_incident_response.settings import Settings
 from acso_shared.aws.compliance import ComplianceReader
 from acso_shared.contracts import (
+    INCIDENT_ALERT_RESOLVED,
     INCIDENT_ALERTS_UPDATED,
     INCIDENT_EXTERNAL_UPDATE,
     OPERATION_RESULT,
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
             RESPONSE_REQUEST: planner.handle,
             ACTION_EXECUTE: executor.handle,
             INCIDENT_ALERTS_UPDATED: incidents.handle_alerts_updated,
+            INCIDENT_ALERT_RESOLVED: incidents.handle_alert_resolved,
             INCIDENT_EXTERNAL_UPDATE: incidents.handle_external_update,
             OPERATION_RESULT: delegations.handle_result,
         }
@@ -78,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
         pump.start()
         runtime.run_every("approval-sweeper", settings.sweep_interval_s, approvals.expire_overdue)
         runtime.run_every("delegated-action-timeouts", settings.sweep_interval_s, delegations.expire_overdue)
+        runtime.run_every("benign-closer", max(settings.sweep_interval_s, 60.0), incidents.close_benign)
         # Its own loop: a slow model must not hold up approval expiry.
         runtime.run_every("incident-summaries", settings.sweep_interval_s, summarise_due)
 

@@ -29,10 +29,11 @@ from acso_incident_response.models import (
     TimelineEntry,
 )
 from acso_incident_response.outbox import OutboxPump
+from acso_incident_response.planning import TERMINAL, record_alert
 from acso_incident_response.settings import Settings
 from acso_incident_response.sla import sla_of
 from acso_shared.aws.compliance import ComplianceReader
-from acso_shared.contracts import IncidentAlertsUpdated, IncidentExternalUpdate
+from acso_shared.contracts import IncidentAlertResolved, IncidentAlertsUpdated, IncidentExternalUpdate
 from acso_shared.errors import Conflict, Invalid, NotFound
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.runtime import AgentRuntime
@@ -107,7 +108,13 @@ class Incidents:
             "created_at": row["created_at"],
             "updated_at": row["updated_at"],
             "sla": sla_of(
-                self._settings, row["severity"], row["created_at"], row["triaged_at"], row["contained_at"], now
+                self._settings,
+                row["severity"],
+                row["created_at"],
+                row["triaged_at"],
+                row["contained_at"],
+                now,
+                benign=row["verdict"] == "benign",
             ),
         }
 
@@ -143,7 +150,8 @@ class Incidents:
             if row is None:
                 raise NotFound("incident_not_found", f"no incident {incident_id}")
             alerts = await db.fetch(
-                "SELECT * FROM ir_incident_alerts WHERE incident_id = $1 ORDER BY occurred_at", incident_id
+                "SELECT * FROM ir_incident_alerts WHERE incident_id = $1 ORDER BY joined_at, occurred_at, alert_id",
+                incident_id,
             )
             observables = await db.fetch(
                 "SELECT type, value FROM ir_incident_observables WHERE incident_id = $1 ORDER BY type, value",
@@ -176,6 +184,18 @@ class Incidents:
                     type=a["type"],
                     title=a["title"],
                     occurred_at=a["occurred_at"],
+                    severity=a["severity"],
+                    account_id=a["account_id"],
+                    status=a["status"],
+                    status_reason=a["status_reason"],
+                    resolved_at=a["resolved_at"],
+                    verdict=a["verdict"],
+                    playbook=a["playbook"],
+                    resources=a["resources"],
+                    observables=a["observables"],
+                    targets=a["targets"],
+                    containment=a["containment"],
+                    joined_at=a["joined_at"],
                 )
                 for a in alerts
             ],
@@ -310,11 +330,86 @@ class Incidents:
                     update.alert_ids,
                 )
                 return {"incident_id": update.incident_id, "alert_count": update.alert_count, "pending": True}
+            known = {a.alert_id for a in update.alerts}
             await conn.executemany(
                 "INSERT INTO ir_incident_alerts (incident_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                [(update.incident_id, a) for a in update.alert_ids],
+                [(update.incident_id, a) for a in update.alert_ids if a not in known],
             )
+            for alert in update.alerts:
+                await record_alert(conn, update.incident_id, alert)
         return {"incident_id": update.incident_id, "alert_count": update.alert_count}
+
+    async def handle_alert_resolved(self, envelope: Envelope) -> dict[str, Any]:
+        """`incident.alert_resolved`: the source passed, archived or resolved an alert of the incident.
+
+        The alert is marked resolved, with a timeline entry. When every alert of the incident is
+        resolved and no action is still running, the incident resolves itself (`auto_resolve`).
+        """
+        update = IncidentAlertResolved.model_validate(envelope.payload)
+        async with self._runtime.db.transaction() as conn:
+            row = await conn.fetchrow("SELECT * FROM ir_incidents WHERE id = $1 FOR UPDATE", update.incident_id)
+            if row is None:
+                raise NotFound("incident_not_found", f"no incident {update.incident_id}")
+            changed = await conn.fetchval(
+                "UPDATE ir_incident_alerts SET status = 'resolved', status_reason = $3, resolved_at = $4"
+                " WHERE incident_id = $1 AND alert_id = $2 AND status <> 'resolved' RETURNING 1",
+                update.incident_id,
+                update.alert_id,
+                update.reason,
+                update.resolved_at,
+            )
+            if not changed:
+                return {"incident_id": update.incident_id, "alert_id": update.alert_id, "duplicate": True}
+            await lifecycle.timeline(
+                conn,
+                update.incident_id,
+                "alert_resolved",
+                "source",
+                f"alert {update.alert_id} resolved at its source: {update.reason}",
+                {"alert_id": update.alert_id, "reason": update.reason},
+            )
+            resolved = await self._maybe_resolve(conn, row)
+        self._outbox.wake()
+        return {"incident_id": update.incident_id, "alert_id": update.alert_id, "incident_resolved": resolved}
+
+    async def _maybe_resolve(self, conn: asyncpg.Connection, row: asyncpg.Record) -> bool:
+        if not self._settings.auto_resolve or row["status"] == "closed":
+            return False
+        left = await conn.fetchval(
+            "SELECT count(*) FROM ir_incident_alerts WHERE incident_id = $1 AND status <> 'resolved'", row["id"]
+        )
+        running = await conn.fetchval(
+            "SELECT count(*) FROM ir_actions WHERE incident_id = $1 AND NOT (status = ANY($2::text[]))",
+            row["id"],
+            list(TERMINAL),
+        )
+        if left or running:
+            return False
+        resolution = "resolved at the source: every alert of the incident was resolved, archived or passed"
+        await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", row["id"], resolution)
+        await lifecycle.set_status(conn, row["id"], "closed", "acso", resolution, current=row["status"])
+        return True
+
+    async def close_benign(self) -> int:
+        """Close benign incidents older than `benign_close_after_s` (a benign verdict needs no containment)."""
+        closed = 0
+        rows = await self._runtime.db.fetch(
+            "SELECT id FROM ir_incidents WHERE verdict = 'benign' AND status NOT IN ('closed')"
+            " AND created_at < clock_timestamp() - make_interval(secs => $1) ORDER BY created_at LIMIT 100",
+            self._settings.benign_close_after_s,
+        )
+        for item in rows:
+            async with self._runtime.db.transaction() as conn:
+                row = await conn.fetchrow("SELECT * FROM ir_incidents WHERE id = $1 FOR UPDATE", item["id"])
+                if row is None or row["status"] == "closed" or row["verdict"] != "benign":
+                    continue
+                resolution = f"benign: closed after {self._settings.benign_close_after_s:g} s"
+                await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", row["id"], resolution)
+                await lifecycle.set_status(conn, row["id"], "closed", "acso", resolution, current=row["status"])
+                closed += 1
+        if closed:
+            self._outbox.wake()
+        return closed
 
     async def handle_external_update(self, envelope: Envelope) -> dict[str, Any]:
         """`incident.external_update`: a ticket-side comment or status change, recorded once."""

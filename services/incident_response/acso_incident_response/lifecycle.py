@@ -172,5 +172,29 @@ async def set_status(
     await announce(conn, incident_id, detail_type, extra, was_severity=row["severity"])
 
 
+async def reopen(conn: asyncpg.Connection, incident_id: str, actor: str, reason: str) -> None:
+    """Take a contained incident back to `triaged`: new resources of it still need containment.
+
+    The one backward move: containment is a claim about every affected resource, and a resource
+    that joined later makes it untrue. `contained_at` is cleared and stamped again when it holds.
+    """
+    row = await bump(conn, incident_id, "status = 'triaged', contained_at = NULL, summary_due_at = clock_timestamp()")
+    await timeline(
+        conn,
+        incident_id,
+        "status",
+        actor,
+        f"status contained -> triaged: {reason}",
+        {"from": "contained", "to": "triaged", "reopened": True},
+    )
+    await announce(
+        conn,
+        incident_id,
+        "Incident Updated",
+        {"changes": {"status": ["contained", "triaged"]}},
+        was_severity=row["severity"],
+    )
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

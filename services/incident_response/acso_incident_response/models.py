@@ -61,11 +61,27 @@ class IncidentList(_Wire):
 
 
 class AlertRef(_Wire):
+    """One alert of the incident, with what it names and how far its own response has come."""
+
     alert_id: str
     source: str
     type: str
     title: str
     occurred_at: datetime | None
+    severity: SeverityLabel | None = None
+    account_id: str | None = None
+    status: Literal["active", "resolved"] = "active"
+    status_reason: str | None = None
+    resolved_at: datetime | None = None
+    verdict: str | None = None
+    playbook: str | None = None
+    resources: list[dict[str, Any]] = Field(default_factory=list)
+    observables: list[dict[str, Any]] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list, description="The action targets this alert names")
+    containment: Literal["pending", "contained", "failed", "no_action"] | None = Field(
+        default=None, description="None before its response is planned; pending while its actions run"
+    )
+    joined_at: datetime | None = None
 
 
 class ObservableRef(_Wire):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
 
 from acso_shared.alerts.models import SeverityLabel
 from acso_shared.settings import ServiceSettings
 
+# The account moto and LocalStack answer as: the default under ACSO_ENV=local only.
+EMULATOR_ACCOUNT_ID = "123456789012"
 _DEFAULT_TRIAGE_S = {"critical": 15 * 60, "high": 60 * 60, "medium": 4 * 3600, "low": 24 * 3600}
 _DEFAULT_CONTAIN_S = {"critical": 60 * 60, "high": 4 * 3600, "medium": 24 * 3600, "low": 72 * 3600}
 
@@ -15,7 +19,17 @@ class Settings(ServiceSettings):
     """Everything the incident-response service reads from the environment (`ACSO_` prefix)."""
 
     allowed_account_ids: tuple[str, ...] = Field(
-        default=("123456789012",), description="Accounts actions may touch; anything else is blocked"
+        default=(),
+        description="Accounts actions may touch; anything else is blocked. Required outside ACSO_ENV=local, where"
+        " the emulator's account is the default",
+    )
+    auto_resolve: bool = Field(
+        default=True,
+        description="An incident whose alerts are all resolved at the source, and whose response is"
+        " done, closes itself",
+    )
+    benign_close_after_s: float = Field(
+        default=24 * 3600.0, gt=0, description="Incidents with a benign verdict close after this long"
     )
     protected_tag_key: str = "acso:protected"
     protected_tag_value: str = "true"
@@ -53,6 +67,19 @@ class Settings(ServiceSettings):
         if isinstance(value, str):
             return tuple(a.strip() for a in value.split(",") if a.strip())
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accounts_known(cls, data: Any) -> Any:
+        """Outside ACSO_ENV=local an allow-list is required: without one every action would be blocked."""
+        if isinstance(data, dict) and not data.get("allowed_account_ids"):
+            if data.get("env", "local") != "local":
+                raise ValueError(
+                    "ACSO_ALLOWED_ACCOUNT_IDS is not set: name the AWS accounts containment may act in "
+                    "(comma-separated account ids); without it every action would be blocked"
+                )
+            return {**data, "allowed_account_ids": (EMULATOR_ACCOUNT_ID,)}
+        return data
 
     @property
     def ip_set_name(self) -> str:

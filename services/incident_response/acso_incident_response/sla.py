@@ -26,8 +26,12 @@ def sla_of(
     triaged_at: datetime | None,
     contained_at: datetime | None,
     now: datetime,
+    *,
+    benign: bool = False,
 ) -> Sla:
+    """The incident's clocks; a benign verdict needs no containment, so it has no containment clock."""
+    contain_target = None if benign else settings.sla_seconds("contain", severity)
     return Sla(
         time_to_triage=timer(settings.sla_seconds("triage", severity), created_at, triaged_at, now),
-        time_to_contain=timer(settings.sla_seconds("contain", severity), created_at, contained_at, now),
+        time_to_contain=timer(contain_target, created_at, contained_at, now),
     )

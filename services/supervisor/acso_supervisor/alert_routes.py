@@ -38,7 +38,7 @@ async def post_alerts(request: web.Request) -> web.Response:
     results = await ingestor.ingest(alerts)
     body = AlertBatchAccepted(
         accepted=len(results),
-        incidents=sorted({r.incident_id for r in results}),
+        incidents=sorted({r.incident_id for r in results if r.incident_id}),
         results=[IngestedAlertOut(**r.__dict__) for r in results],
     )
     return json_response(body, status=202)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from acso_shared.contracts import INCIDENT_STATUS, RESPONSE_RESULT, TRIAGE_RESULT
+from acso_shared.contracts import CONTAINMENT_RESULT, INCIDENT_STATUS, RESPONSE_RESULT, TRIAGE_RESULT
 from acso_shared.db.registry import agent_migrations
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
@@ -15,8 +15,8 @@ from acso_shared.runtime import PING_RESULT, AgentRuntime
 from acso_shared.web.app import build_service_app
 from acso_supervisor import __version__
 from acso_supervisor.agents import AgentDirectory
-from acso_supervisor.console import attach_console, console_router
 from acso_supervisor.alert_routes import router as alert_router
+from acso_supervisor.console import attach_console, console_router
 from acso_supervisor.dlq import DlqConsole
 from acso_supervisor.ingest import AlertIngestor
 from acso_supervisor.keys import DIRECTORY, DLQ, ENGINE, HUB, INGESTOR
@@ -43,6 +43,7 @@ def create_app(settings: Settings) -> web.Application:
         window=timedelta(seconds=settings.dedup_window_s),
         max_batch=settings.alert_batch_max,
         send_task=runtime.send_task,
+        cross_account=settings.correlate_across_accounts,
     )
 
     async def ingest_task(envelope: Envelope) -> dict[str, Any]:
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
             PING_RESULT: directory.handle_ping_result,
             TRIAGE_RESULT: engine.handle_triage_result,
             RESPONSE_RESULT: engine.handle_response_result,
+            CONTAINMENT_RESULT: engine.handle_containment_result,
             INCIDENT_STATUS: engine.handle_incident_status,
         },
     )

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import asyncpg
 
 from acso_shared.alerts.fingerprint import correlation_keys, fingerprint
-from acso_shared.alerts.models import NormalizedAlert, SeverityLabel
+from acso_shared.alerts.models import AlertState, NormalizedAlert
 from acso_shared.alerts.normalize import normalize_payload
 from acso_shared.contracts import COST_FINDINGS, CostFinding, CostFindings
 from acso_shared.db import Database
@@ -28,12 +28,11 @@ from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_supervisor.stream import EventHub
-from acso_supervisor.workflows import WorkflowEngine
+from acso_supervisor.workflows import SEVERITY_ORDER, WorkflowEngine
 
 log = get_logger("acso.supervisor.ingest")
 
-Outcome = Literal["new_incident", "deduplicated", "correlated", "duplicate"]
-SEVERITY_ORDER = [s.value for s in SeverityLabel]
+Outcome = Literal["new_incident", "deduplicated", "correlated", "duplicate", "resolved", "ignored"]
 _COST_SEVERITY: dict[str, Literal["low", "medium", "high", "critical"]] = {
     "unknown": "low",
     "informational": "low",
@@ -47,19 +46,20 @@ _COST_SEVERITY: dict[str, Literal["low", "medium", "high", "critical"]] = {
 
 @dataclass(frozen=True)
 class IngestedAlert:
+    """What became of one alert: `new_incident` and `correlated` alerts start a workflow of their own;
+    `deduplicated` (same detection, resource and actor) and `duplicate` (the same finding again) fold;
+    `resolved` resolved a known alert; `ignored` resolved nothing (a passed check nobody saw fail)."""
+
     alert_id: str
-    incident_id: str
+    incident_id: str | None
     outcome: Outcome
     workflow_id: str | None
+    reason: str | None = None
 
 
 def _lock_id(key: str) -> int:
     # A stable signed 64-bit id per key for pg_advisory_xact_lock.
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-
-
-def _max_severity(a: str, b: str) -> str:
-    return a if SEVERITY_ORDER.index(a) >= SEVERITY_ORDER.index(b) else b
 
 
 class AlertIngestor:
@@ -72,8 +72,10 @@ class AlertIngestor:
         window: timedelta,
         max_batch: int,
         send_task: Callable[[Agent, Envelope], Awaitable[str]] | None = None,
+        cross_account: bool = False,
     ) -> None:
         self._send_task = send_task
+        self._cross_account = cross_account
         self._db = db
         self._engine = engine
         self._hub = hub
@@ -85,7 +87,7 @@ class AlertIngestor:
             rows = await self._db.fetch(
                 """
                 SELECT alert_id, incident_id, fingerprint, source, source_format, type, severity, title, occurred_at,
-                       received_at, last_received_at, occurrences, outcome
+                       received_at, last_received_at, occurrences, outcome, status, status_reason, account_id
                 FROM alerts WHERE incident_id = $1 ORDER BY received_at DESC LIMIT $2
                 """,
                 incident_id,
@@ -95,7 +97,7 @@ class AlertIngestor:
             rows = await self._db.fetch(
                 """
                 SELECT alert_id, incident_id, fingerprint, source, source_format, type, severity, title, occurred_at,
-                       received_at, last_received_at, occurrences, outcome
+                       received_at, last_received_at, occurrences, outcome, status, status_reason, account_id
                 FROM alerts ORDER BY received_at DESC LIMIT $1
                 """,
                 limit,
@@ -110,7 +112,8 @@ class AlertIngestor:
         row = await self._db.fetchrow(
             """
             SELECT alert_id, incident_id, fingerprint, source, source_format, type, severity, title, occurred_at,
-                   received_at, last_received_at, occurrences, outcome, normalized, evidence
+                   received_at, last_received_at, occurrences, outcome, status, status_reason, account_id,
+                   normalized, evidence
             FROM alerts WHERE alert_id = $1
             """,
             key,
@@ -130,8 +133,9 @@ class AlertIngestor:
         `evidence` maps a source alert id to records that support it (kept with the alert).
         """
         results: list[IngestedAlert] = []
-        updated_incidents: set[str] = set()
-        pivots = [(fingerprint(alert), sorted(correlation_keys(alert))) for alert in alerts]
+        pivots = [
+            (fingerprint(alert), sorted(correlation_keys(alert, cross_account=self._cross_account))) for alert in alerts
+        ]
         # Every lock of the batch in one round trip, in one global order: taking them alert by
         # alert let two concurrent batches lock the same keys in opposite orders and deadlock.
         lock_ids = sorted({_lock_id(key) for fp, keys in pivots for key in (f"fp:{fp}", *keys)})
@@ -143,18 +147,29 @@ class AlertIngestor:
             for alert, (fp, keys) in zip(alerts, pivots, strict=True):
                 result = await self._record(conn, alert, fp, keys, (evidence or {}).get(alert.source_id or "", []))
                 results.append(result)
-                if result.outcome != "new_incident":
-                    updated_incidents.add(result.incident_id)
-        new_workflows = [r.workflow_id for r in results if r.workflow_id]
-        for workflow_id in new_workflows:
+        for workflow_id in [r.workflow_id for r in results if r.workflow_id]:
             await self._engine.dispatch_pending(workflow_id)
-        for incident_id in updated_incidents - {r.incident_id for r in results if r.outcome == "new_incident"}:
-            await self._engine.notify_alerts_updated(incident_id)
+        folded: dict[str, list[NormalizedAlert]] = {}
+        for alert, result in zip(alerts, results, strict=True):
+            if result.incident_id and result.outcome in ("deduplicated", "duplicate"):
+                folded.setdefault(result.incident_id, []).append(alert)
+        for incident_id, members in folded.items():
+            await self._engine.notify_alerts_updated(incident_id, members)
+        for result in results:
+            if result.outcome == "resolved" and result.incident_id:
+                await self._engine.notify_alert_resolved(
+                    result.incident_id, result.alert_id, result.reason or "resolved at the source"
+                )
         await self._forward_to_cost_link(alerts, results)
         for result in results:
             self._hub.publish(
                 "alert.received",
-                {"alert_id": result.alert_id, "incident_id": result.incident_id, "outcome": result.outcome},
+                {
+                    "alert_id": result.alert_id,
+                    "incident_id": result.incident_id,
+                    "outcome": result.outcome,
+                    **({"reason": result.reason} if result.reason else {}),
+                },
             )
         return results
 
@@ -195,22 +210,25 @@ class AlertIngestor:
     ) -> IngestedAlert:
         """Record one alert of a batch whose advisory locks the caller already holds."""
         alert_id = str(alert.alert_id)
-        severity = alert.severity.label.value
         now = datetime.now(UTC)
-        since = now - self._window
-
-        existing = await conn.fetchrow("SELECT incident_id FROM alerts WHERE alert_id = $1", alert.alert_id)
+        existing = await conn.fetchrow(
+            "SELECT incident_id, status FROM alerts WHERE alert_id = $1 FOR UPDATE", alert.alert_id
+        )
+        if alert.state is AlertState.RESOLVED:
+            return await self._resolve(conn, alert, fp, existing, now)
         if existing is not None:
-            # The very same alert again (a redelivered finding): count it, change nothing else.
+            # The very same finding again (a redelivery, or the source's update of it): count it.
             known_incident = str(existing["incident_id"])
             await conn.execute(
-                "UPDATE alerts SET occurrences = occurrences + 1, last_received_at = $2 WHERE alert_id = $1",
+                "UPDATE alerts SET occurrences = occurrences + 1, last_received_at = $2, status = 'active',"
+                " status_reason = NULL, resolved_at = NULL WHERE alert_id = $1",
                 alert.alert_id,
                 now,
             )
-            await self._fold(conn, known_incident, alert, severity, now, keys)
+            await self._fold(conn, known_incident, alert, now, keys)
             return IngestedAlert(alert_id, known_incident, "duplicate", None)
 
+        since = now - self._window
         incident_id: str | None = None
         outcome: Outcome = "new_incident"
         row = await conn.fetchrow(
@@ -237,7 +255,6 @@ class AlertIngestor:
             if row is not None:
                 incident_id, outcome = str(row["incident_id"]), "correlated"
 
-        workflow_id: str | None = None
         if incident_id is None:
             incident_id = str(uuid.uuid4())
             await conn.execute(
@@ -247,7 +264,7 @@ class AlertIngestor:
                 VALUES ($1, $2, $3, 0, $4, $5, $6)
                 """,
                 uuid.UUID(incident_id),
-                severity,
+                alert.severity.label.value,
                 alert.title,
                 alert.first_seen,
                 alert.last_seen,
@@ -256,8 +273,8 @@ class AlertIngestor:
         await conn.execute(
             """
             INSERT INTO alerts (alert_id, incident_id, fingerprint, source, source_format, type, severity, title,
-                                occurred_at, received_at, last_received_at, outcome, normalized, evidence)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
+                                occurred_at, received_at, last_received_at, outcome, normalized, evidence, account_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
             """,
             alert.alert_id,
             uuid.UUID(incident_id),
@@ -265,45 +282,90 @@ class AlertIngestor:
             alert.source,
             alert.source_format.value,
             alert.type,
-            severity,
+            alert.severity.label.value,
             alert.title,
             alert.occurred_at,
             now,
             outcome,
             alert.model_dump(mode="json"),
             evidence if isinstance(evidence, list) else [evidence],
+            alert.account_id,
         )
-        await self._fold(conn, incident_id, alert, severity, now, keys)
-        if outcome == "new_incident":
+        await self._fold(conn, incident_id, alert, now, keys)
+        workflow_id: str | None = None
+        if outcome in ("new_incident", "correlated"):
+            # A distinct detection gets its own triage and response, inside the incident it joined:
+            # grouping must never leave a second compromised resource without containment.
             workflow_id = await self._engine.create_alert_workflow(conn, incident_id, alert)
         return IngestedAlert(alert_id, incident_id, outcome, workflow_id)
+
+    async def _resolve(
+        self,
+        conn: asyncpg.Connection,
+        alert: NormalizedAlert,
+        fp: str,
+        existing: asyncpg.Record | None,
+        now: datetime,
+    ) -> IngestedAlert:
+        """A passed, archived or resolved result: it resolves the alert it is about, or opens nothing."""
+        alert_id = str(alert.alert_id)
+        reason = alert.state_reason or "resolved at the source"
+        if existing is None:
+            # The same detection on the same resource under another id (a re-evaluated control).
+            match = await conn.fetchrow(
+                """
+                SELECT a.alert_id, a.incident_id, a.status FROM alerts a JOIN incident_groups g USING (incident_id)
+                WHERE a.fingerprint = $1 AND g.status = 'open' AND a.status = 'active'
+                ORDER BY a.last_received_at DESC LIMIT 1 FOR UPDATE OF a
+                """,
+                fp,
+            )
+            if match is None:
+                return IngestedAlert(alert_id, None, "ignored", None, reason=f"{reason}: no open alert to resolve")
+            alert_id, existing = str(match["alert_id"]), match
+        incident_id = str(existing["incident_id"])
+        await conn.execute(
+            "UPDATE alerts SET occurrences = occurrences + 1, last_received_at = $2,"
+            " status = 'resolved', status_reason = $3, resolved_at = COALESCE(resolved_at, $2) WHERE alert_id = $1",
+            uuid.UUID(alert_id),
+            now,
+            reason,
+        )
+        if existing["status"] == "resolved":
+            return IngestedAlert(alert_id, incident_id, "duplicate", None, reason=reason)
+        await conn.execute(
+            "UPDATE incident_groups SET last_activity = $2, updated_at = $2 WHERE incident_id = $1",
+            uuid.UUID(incident_id),
+            now,
+        )
+        return IngestedAlert(alert_id, incident_id, "resolved", None, reason=reason)
 
     async def _fold(
         self,
         conn: asyncpg.Connection,
         incident_id: str,
         alert: NormalizedAlert,
-        severity: str,
         now: datetime,
         keys: list[str],
     ) -> None:
-        group = await conn.fetchrow(
-            "SELECT severity FROM incident_groups WHERE incident_id = $1", uuid.UUID(incident_id)
-        )
-        merged = _max_severity(group["severity"], severity) if group else severity
+        """Fold an alert into its incident group: every received alert counts (repeats too, as the
+        sources count them), the severity is the highest seen."""
         await conn.execute(
             """
             UPDATE incident_groups
-            SET alert_count = alert_count + 1, severity = $2,
+            SET alert_count = alert_count + 1,
+                severity = CASE WHEN array_position($6::text[], $2) > array_position($6::text[], severity)
+                                THEN $2 ELSE severity END,
                 first_seen = LEAST(first_seen, $3), last_seen = GREATEST(last_seen, $4),
                 last_activity = $5, updated_at = $5
             WHERE incident_id = $1
             """,
             uuid.UUID(incident_id),
-            merged,
+            alert.severity.label.value,
             alert.first_seen,
             alert.last_seen,
             now,
+            SEVERITY_ORDER,
         )
         if keys:
             await conn.execute(

@@ -85,9 +85,10 @@ class ReplayResult(BaseModel):
 
 class IngestedAlertOut(BaseModel):
     alert_id: str
-    incident_id: str
-    outcome: Literal["new_incident", "deduplicated", "correlated", "duplicate"]
+    incident_id: str | None = Field(default=None, description="None when the alert was `ignored`")
+    outcome: Literal["new_incident", "deduplicated", "correlated", "duplicate", "resolved", "ignored"]
     workflow_id: str | None = None
+    reason: str | None = Field(default=None, description="Why an alert was resolved or ignored")
 
 
 class AlertBatchAccepted(BaseModel):
@@ -110,6 +111,9 @@ class AlertOut(BaseModel):
     last_received_at: datetime
     occurrences: int
     outcome: str
+    status: Literal["active", "resolved"] = "active"
+    status_reason: str | None = None
+    account_id: str | None = None
     normalized: dict[str, object] | None = None
     evidence: list[object] | None = None
 

@@ -16,6 +16,10 @@ class Settings(ServiceSettings):
     dedup_window_s: int = Field(
         default=3600, ge=1, description="Repeats and correlated alerts fold into an incident this recent"
     )
+    correlate_across_accounts: bool = Field(
+        default=False,
+        description="Group alerts of different accounts sharing a pivot into one incident (responses stay per alert)",
+    )
     alert_batch_max: int = Field(default=500, ge=1, le=5000)
     step_timeout_s: float = Field(
         default=120.0, gt=0, description="A workflow step without a result is resent after this"

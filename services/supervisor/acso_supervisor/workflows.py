@@ -6,11 +6,15 @@ agent's claim turns a duplicate into a no-op). The engine is resumable: every tr
 recorded before the next message goes out, and a sweeper sends steps that are due (never sent, or
 past their deadline) and fails a step visibly once its attempts are used up.
 
-Steps of `alert_to_containment`: `triage` (threat hunter) then `respond` (incident response).
+Steps of `alert_to_containment`, one workflow per distinct alert (an alert joining an incident gets its
+own): `triage` (threat hunter), `respond` (incident response plans the alert's actions), then
+`contain`, a step that waits for incident response's `containment.result` once every action on the
+alert's resources has finished. The workflow is complete only then.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,14 +22,19 @@ from typing import Any
 
 import asyncpg
 
-from acso_shared.alerts.models import NormalizedAlert
+from acso_shared.alerts.models import NormalizedAlert, SeverityLabel
 from acso_shared.contracts import (
+    CONTAINMENT_RESULT,
+    INCIDENT_ALERT_RESOLVED,
     INCIDENT_ALERTS_UPDATED,
     INCIDENT_STATUS,
     RESPONSE_REQUEST,
     RESPONSE_RESULT,
     TRIAGE_REQUEST,
     TRIAGE_RESULT,
+    AlertBrief,
+    ContainmentResult,
+    IncidentAlertResolved,
     IncidentAlertsUpdated,
     IncidentStatusChanged,
     ResponseRequest,
@@ -46,6 +55,7 @@ from acso_supervisor.stream import EventHub
 log = get_logger("acso.supervisor.workflows")
 
 ALERT_WORKFLOW = "alert_to_containment"
+SEVERITY_ORDER = [s.value for s in SeverityLabel]
 SENDER = Agent.SUPERVISOR.value
 
 
@@ -205,10 +215,14 @@ class WorkflowEngine:
                 last_seen=group["last_seen"],
                 fingerprint=alert_row["fingerprint"],
             )
+            # The incident is as severe as its most severe alert: a milder triage never lowers it.
             await conn.execute(
-                "UPDATE incident_groups SET severity = $2, updated_at = now() WHERE incident_id = $1",
+                "UPDATE incident_groups SET updated_at = now(), severity = CASE"
+                " WHEN array_position($3::text[], $2) > array_position($3::text[], severity) THEN $2"
+                " ELSE severity END WHERE incident_id = $1",
                 uuid.UUID(result.incident_id),
                 result.severity.value,
+                SEVERITY_ORDER,
             )
             await self._add_step(
                 conn,
@@ -227,6 +241,8 @@ class WorkflowEngine:
         return {"workflow_id": workflow_id, "verdict": result.verdict}
 
     async def handle_response_result(self, envelope: Envelope) -> dict[str, Any]:
+        """The alert's response is planned. The workflow completes now when nothing of this alert is
+        left to run; otherwise it waits, in step `contain`, for the alert's `containment.result`."""
         result = ResponseResult.model_validate(envelope.payload)
         workflow_id = _workflow_of(envelope)
         async with self.db.transaction() as conn:
@@ -235,27 +251,99 @@ class WorkflowEngine:
                 await self.summarise(workflow_id)
                 return {"ignored": "step already completed"}
             await conn.execute(
-                "UPDATE workflows SET status = 'completed', completed_at = now(), updated_at = now() "
-                "WHERE workflow_id = $1",
-                uuid.UUID(workflow_id),
-            )
-            await conn.execute(
                 "UPDATE incident_groups SET lifecycle = $2, updated_at = now() WHERE incident_id = $1",
                 uuid.UUID(result.incident_id),
                 result.status,
             )
+            waiting = result.open_actions > 0 and await self._await_containment(conn, workflow_id)
+            if not waiting:
+                await self._complete_workflow(conn, workflow_id)
         self._hub.publish(
-            "workflow.completed",
+            "workflow.step_completed" if waiting else "workflow.completed",
             {
                 "workflow_id": workflow_id,
                 "incident_id": result.incident_id,
+                "step": "respond",
                 "status": result.status,
                 "actions": [a.model_dump() for a in result.actions],
                 "pending_approvals": result.pending_approvals,
             },
         )
-        await self.summarise(workflow_id)
-        return {"workflow_id": workflow_id, "status": result.status}
+        if not waiting:
+            await self.summarise(workflow_id)
+        return {"workflow_id": workflow_id, "status": result.status, "waiting": waiting}
+
+    async def handle_containment_result(self, envelope: Envelope) -> dict[str, Any]:
+        """Every action on the alert's resources finished: the workflow is complete."""
+        result = ContainmentResult.model_validate(envelope.payload)
+        workflow_id = _workflow_of(envelope)
+        key = uuid.UUID(workflow_id)
+        async with self.db.transaction() as conn:
+            # It may overtake the response result (SQS does not keep order): record it either way.
+            updated = await conn.fetchval(
+                """
+                INSERT INTO workflow_steps (workflow_id, step, position, agent, status, max_attempts, idempotency_key,
+                                            envelope, completed_at, result)
+                VALUES ($1, 'contain', 3, $2, 'completed', 1, $3, '{}'::jsonb, now(), $4)
+                ON CONFLICT (workflow_id, step) DO UPDATE SET status = 'completed', completed_at = now(),
+                    result = EXCLUDED.result
+                WHERE workflow_steps.status <> 'completed'
+                RETURNING 1
+                """,
+                key,
+                Agent.INCIDENT_RESPONSE.value,
+                f"{workflow_id}:contain",
+                envelope.payload,
+            )
+            if not updated:
+                return {"ignored": "containment already recorded"}
+            await conn.execute(
+                "UPDATE incident_groups SET lifecycle = $2, updated_at = now() WHERE incident_id = $1",
+                uuid.UUID(result.incident_id),
+                result.incident_status,
+            )
+            respond_done = await conn.fetchval(
+                "SELECT status = 'completed' FROM workflow_steps WHERE workflow_id = $1 AND step = 'respond'", key
+            )
+            if respond_done:
+                await self._complete_workflow(conn, workflow_id)
+        self._hub.publish(
+            "workflow.completed" if respond_done else "workflow.step_completed",
+            {
+                "workflow_id": workflow_id,
+                "incident_id": result.incident_id,
+                "step": "contain",
+                "outcome": result.outcome,
+                "status": result.incident_status,
+                "targets": result.targets,
+            },
+        )
+        if respond_done:
+            await self.summarise(workflow_id)
+        return {"workflow_id": workflow_id, "outcome": result.outcome}
+
+    async def _await_containment(self, conn: asyncpg.Connection, workflow_id: str) -> bool:
+        """Record step `contain` as waiting; False when its result already arrived."""
+        status = await conn.fetchval(
+            """
+            INSERT INTO workflow_steps (workflow_id, step, position, agent, status, max_attempts, idempotency_key,
+                                        envelope)
+            VALUES ($1, 'contain', 3, $2, 'waiting', 1, $3, '{}'::jsonb)
+            ON CONFLICT (workflow_id, step) DO UPDATE SET status = workflow_steps.status
+            RETURNING status
+            """,
+            uuid.UUID(workflow_id),
+            Agent.INCIDENT_RESPONSE.value,
+            f"{workflow_id}:contain",
+        )
+        return bool(status != "completed")
+
+    async def _complete_workflow(self, conn: asyncpg.Connection, workflow_id: str) -> None:
+        await conn.execute(
+            "UPDATE workflows SET status = 'completed', completed_at = now(), updated_at = now() "
+            "WHERE workflow_id = $1",
+            uuid.UUID(workflow_id),
+        )
 
     async def summarise(self, workflow_id: str) -> dict[str, Any] | None:
         """Write the summary of a completed workflow once; None when it is not completed."""
@@ -347,28 +435,51 @@ class WorkflowEngine:
         self._hub.publish("workflow.failed", {"workflow_id": workflow_id, "step": step, "error": error})
 
     # -- folded alerts -----------------------------------------------------------------------
-    async def notify_alerts_updated(self, incident_id: str) -> None:
-        """Tell incident response the absolute alert count of an incident (order-independent)."""
+    async def notify_alerts_updated(self, incident_id: str, alerts: list[NormalizedAlert] | None = None) -> None:
+        """Tell incident response the absolute alert count of an incident (order-independent), and the
+        alerts that were folded into it, so the incident lists every one."""
         group = await self.db.fetchrow(
             "SELECT alert_count, first_seen, last_seen FROM incident_groups WHERE incident_id = $1",
             uuid.UUID(incident_id),
         )
         if group is None:
             return
+        members = alerts or []
         update = IncidentAlertsUpdated(
             incident_id=incident_id,
+            alert_ids=[str(a.alert_id) for a in members],
+            alerts=[AlertBrief.of(a) for a in members],
             alert_count=group["alert_count"],
             first_seen=group["first_seen"],
             last_seen=group["last_seen"],
         )
+        ids = ",".join(sorted(update.alert_ids))
         envelope = Envelope.new(
             kind=INCIDENT_ALERTS_UPDATED,
             sender=SENDER,
             payload=update.model_dump(mode="json"),
-            idempotency_key=f"{INCIDENT_ALERTS_UPDATED}:{incident_id}:{group['alert_count']}",
+            idempotency_key=f"{INCIDENT_ALERTS_UPDATED}:{incident_id}:{group['alert_count']}:"
+            + hashlib.sha256(ids.encode()).hexdigest()[:16],
         )
         await self._runtime.send_task(Agent.INCIDENT_RESPONSE, envelope)
-        self._hub.publish("incident.alerts_updated", update.model_dump(mode="json"))
+        self._hub.publish(
+            "incident.alerts_updated",
+            update.model_dump(mode="json", include={"incident_id", "alert_ids", "alert_count"}),
+        )
+
+    async def notify_alert_resolved(self, incident_id: str, alert_id: str, reason: str) -> None:
+        """The source resolved an alert of the incident: incident response resolves it there too."""
+        update = IncidentAlertResolved(
+            incident_id=incident_id, alert_id=alert_id, reason=reason[:256], resolved_at=datetime.now(UTC)
+        )
+        envelope = Envelope.new(
+            kind=INCIDENT_ALERT_RESOLVED,
+            sender=SENDER,
+            payload=update.model_dump(mode="json"),
+            idempotency_key=f"{INCIDENT_ALERT_RESOLVED}:{alert_id}:{update.resolved_at.isoformat()}",
+        )
+        await self._runtime.send_task(Agent.INCIDENT_RESPONSE, envelope)
+        self._hub.publish("alert.resolved", {"incident_id": incident_id, "alert_id": alert_id, "reason": reason})
 
     # -- reading -----------------------------------------------------------------------------
     async def get(self, workflow_id: str) -> dict[str, Any]:
@@ -427,4 +538,11 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["ALERT_WORKFLOW", "INCIDENT_STATUS", "RESPONSE_RESULT", "TRIAGE_RESULT", "WorkflowEngine"]
+__all__ = [
+    "ALERT_WORKFLOW",
+    "CONTAINMENT_RESULT",
+    "INCIDENT_STATUS",
+    "RESPONSE_RESULT",
+    "TRIAGE_RESULT",
+    "WorkflowEngine",
+]

@@ -16,11 +16,13 @@ import pytest
 
 from acso_shared.aws.clients import AwsClientFactory
 from acso_shared.contracts import (
+    CONTAINMENT_RESULT,
     INCIDENT_ALERTS_UPDATED,
     RESPONSE_REQUEST,
     RESPONSE_RESULT,
     TRIAGE_REQUEST,
     TRIAGE_RESULT,
+    ContainmentResult,
     ResponseResult,
     TriageResult,
 )
@@ -118,6 +120,73 @@ async def test_an_alert_opens_an_incident_and_a_workflow_that_runs_triage_then_r
 
     workflow = await wait_until(completed, timeout_s=30)
     assert [(s["step"], s["status"]) for s in workflow["steps"]] == [("triage", "completed"), ("respond", "completed")]
+
+
+async def test_a_workflow_with_open_actions_completes_only_with_its_containment_result(
+    stack: TestStack, supervisor: Any, clients: AwsClientFactory
+) -> None:
+    response = await supervisor.post(
+        "/v1/alerts", json=generic_alert(new_instance_id()), headers=stack.auth("responder")
+    )
+    result = (await response.json())["results"][0]
+    workflow_id, incident_id = result["workflow_id"], result["incident_id"]
+    triage = await wait_for_envelope(
+        clients, queue(stack, Agent.THREAT_HUNTER), lambda e: e.kind == TRIAGE_REQUEST and e.workflow_id == workflow_id
+    )
+    verdict = TriageResult(
+        incident_id=incident_id, alert_id=result["alert_id"], verdict="malicious", severity="high", confidence=0.9
+    )
+    runtime = supervisor.server.app[RUNTIME]
+    await runtime.send_result(
+        triage.reply(kind=TRIAGE_RESULT, sender="threat_hunter", payload=verdict.model_dump(mode="json"))
+    )
+    respond = await wait_for_envelope(
+        clients,
+        queue(stack, Agent.INCIDENT_RESPONSE),
+        lambda e: e.kind == RESPONSE_REQUEST and e.workflow_id == workflow_id,
+    )
+    planned = ResponseResult(incident_id=incident_id, status="triaged", alert_id=result["alert_id"], open_actions=2)
+    await runtime.send_result(
+        respond.reply(kind=RESPONSE_RESULT, sender="incident_response", payload=planned.model_dump(mode="json"))
+    )
+
+    async def steps() -> list[tuple[str, str]] | None:
+        body = await (await supervisor.get(f"/v1/workflows/{workflow_id}", headers=stack.auth("analyst"))).json()
+        found = [(s["step"], s["status"]) for s in body["steps"]]
+        return found if ("contain", "waiting") in found else None
+
+    assert await wait_until(steps, timeout_s=30) == [
+        ("triage", "completed"),
+        ("respond", "completed"),
+        ("contain", "waiting"),
+    ]
+    body = await (await supervisor.get(f"/v1/workflows/{workflow_id}", headers=stack.auth("analyst"))).json()
+    assert body["status"] == "running"
+
+    contained = ContainmentResult(
+        incident_id=incident_id,
+        alert_id=result["alert_id"],
+        outcome="contained",
+        incident_status="contained",
+        targets={"ec2_instance:i-1": "contained"},
+    )
+    await runtime.send_result(
+        Envelope.new(
+            kind=CONTAINMENT_RESULT,
+            sender="incident_response",
+            payload=contained.model_dump(mode="json"),
+            idempotency_key=f"{CONTAINMENT_RESULT}:{workflow_id}",
+            workflow_id=workflow_id,
+            step="contain",
+        )
+    )
+
+    async def completed() -> dict[str, Any] | None:
+        body = await (await supervisor.get(f"/v1/workflows/{workflow_id}", headers=stack.auth("analyst"))).json()
+        return body if body["status"] == "completed" else None
+
+    workflow = await wait_until(completed, timeout_s=30)
+    assert workflow["steps"][-1]["result"]["outcome"] == "contained"
 
 
 async def test_a_repeated_finding_only_raises_the_alert_count(
