@@ -98,7 +98,7 @@ export function approvalControls(approval, onDone) {
       await api("incident-response", `/v1/approvals/${encodeURIComponent(approval.id)}`,
         { method: "POST", body: { decision, comment: comment.value || null } });
       toast(decision === "approve" ? "Approved: the action runs now." : "Rejected.");
-      onDone();
+      onDone(approval);
     } catch (err) {
       toast(err.message, "bad");
       button.disabled = false;
@@ -109,10 +109,10 @@ export function approvalControls(approval, onDone) {
     h("button", { type: "button", class: "reject secondary", onclick: (e) => decide("reject", e.target) }, "Reject"));
 }
 
-function approvalsSection(inc, reload) {
+function approvalsSection(inc, reload, follow) {
   const rows = (inc.approvals || []).map((a) => h("tr", { id: `approval-${a.id}` },
     h("td", {}, a.action_type), h("td", {}, h("code", {}, a.target)), h("td", {}, fmtTime(a.requested_at)),
-    h("td", {}, fmtTime(a.expires_at)), h("td", {}, approvalControls(a, reload))));
+    h("td", {}, fmtTime(a.expires_at)), h("td", {}, approvalControls(a, follow))));
   return section("Approvals", rows.length ? table(["Action", "Target", "Requested", "Expires", "Decision"], rows)
     : h("p", { class: "muted" }, "No approvals."));
 }
@@ -161,16 +161,32 @@ async function costSection(inc) {
       h("tr", {}, h("td", {}, a.action), h("td", {}, a.resource_id || ""), h("td", {}, money(a.cost, cost.currency)), h("td", {}, a.basis)))) : "");
 }
 
+const UNSETTLED = new Set(["planned", "pending_approval", "running"]);
+
 export function incidentPage(root, incidentId) {
   let timer = null;
   let loading = false;
   let again = false;
+  let current = null;
+  let closed = false;
+
+  // After a decision, follow the action until it settles: action progress has no stream event,
+  // so its state is read again, a second apart, for at most a minute.
+  async function follow(approval) {
+    for (let i = 0; i < 60 && !closed; i += 1) {
+      await load();
+      const action = current && (current.actions || []).find((a) => a.id === approval.action_id);
+      if (!action || !UNSETTLED.has(action.status)) return;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 
   async function load() {
     if (loading) { again = true; return; }
     loading = true;
     try {
       const inc = await api("incident-response", `/v1/incidents/${encodeURIComponent(incidentId)}`);
+      current = inc;
       const header = h("header", { class: "incident-head" },
         h("p", {}, h("a", { href: "#/queue" }, "← Incident queue")),
         h("h1", {}, inc.title),
@@ -181,7 +197,7 @@ export function incidentPage(root, incidentId) {
       extra.push(await ticketsSection(inc).catch((err) => section("Linked tickets", h("p", { class: "error" }, err.message))));
       if (can("costs.read")) extra.push(await costSection(inc).catch((err) => section("Cost impact", h("p", { class: "error" }, err.message))));
       root.replaceChildren(header, h("div", { class: "grid" },
-        approvalsSection(inc, load), actionsSection(inc, load), alertsSection(inc), triageSection(inc),
+        approvalsSection(inc, load, follow), actionsSection(inc, load), alertsSection(inc), triageSection(inc),
         timelineSection(inc), commentsSection(inc, load), complianceSection(inc), ...extra));
       root.dataset.status = inc.status;
       tickSla(root);
@@ -202,5 +218,5 @@ export function incidentPage(root, incidentId) {
   });
   const ticker = setInterval(() => tickSla(root), 1000);
   load();
-  return () => { unsubscribe(); clearInterval(ticker); clearTimeout(timer); };
+  return () => { closed = true; unsubscribe(); clearInterval(ticker); clearTimeout(timer); };
 }
