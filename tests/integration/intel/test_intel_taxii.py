@@ -1,23 +1,26 @@
-"""The TAXII 2.1 client against a small TAXII 2.1 server (discovery, API root, collections, objects).
+"""The TAXII 2.1 client against medallion, the OASIS TAXII 2.1 server (PyPI `medallion`), run by
+the tests on loopback with its memory backend: discovery, API root, collections, objects with
+`added_after`, `limit`/`next`/`more` paging, the X-TAXII-Date-Added-First/Last headers, the
+`application/taxii+json;version=2.1` media type and HTTP Basic auth, as the server implements them.
 
-The server implements what the spec (TAXII 2.1, sections 4.1-4.2, 5.1-5.3) requires of these
-endpoints: the `application/taxii+json;version=2.1` media type (406 for another Accept), Basic
-auth, `added_after`, `limit`/`next`/`more` paging, and the X-TAXII-Date-Added-First/Last headers.
+The collection holds the objects of `stix_bundle_cloudsnatch.json`, each added a minute after the
+previous one (the memory backend's manifest carries each object's `date_added`).
 """
 
-import base64
+from __future__ import annotations
+
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 from pydantic import SecretStr
+from werkzeug.serving import make_server
 
 from acso_shared.errors import Upstream
 from acso_threat_hunter.intel.models import TaxiiSource
@@ -27,6 +30,7 @@ from acso_threat_hunter.intel.taxii import fetch_taxii_bundle
 pytestmark = pytest.mark.integration
 
 TAXII = "application/taxii+json;version=2.1"
+API_ROOT = "api1"
 COLLECTION_ID = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "intel" / "stix_bundle_cloudsnatch.json"
 START = datetime(2026, 10, 1, 12, 0, 0, tzinfo=UTC)
@@ -38,90 +42,89 @@ def _ts(value: datetime) -> str:
 
 
 @dataclass
-class TaxiiState:
+class Server:
+    collection_url: str
     objects: list[tuple[datetime, dict[str, Any]]]
     requests: list[tuple[str, dict[str, list[str]], str]] = field(default_factory=list)
 
 
-def _handler(state: TaxiiState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
-            pass
+def _data(host: str, objects: list[tuple[datetime, dict[str, Any]]]) -> dict[str, Any]:
+    """medallion's memory-backend document: discovery, one API root, one readable collection."""
+    return {
+        "/discovery": {
+            "title": "ACME TAXII",
+            "default": f"{host}/{API_ROOT}/",
+            "api_roots": [f"{host}/{API_ROOT}/"],
+        },
+        API_ROOT: {
+            "information": {"title": "API root", "versions": [TAXII], "max_content_length": 10_485_760},
+            "status": [],
+            "collections": [
+                {
+                    "id": COLLECTION_ID,
+                    "title": "ACME cloud threats",
+                    "can_read": True,
+                    "can_write": False,
+                    "media_types": ["application/stix+json;version=2.1"],
+                    "objects": [obj for _, obj in objects],
+                    "manifest": [
+                        {
+                            "id": obj["id"],
+                            "date_added": _ts(added),
+                            "version": obj.get("modified", obj.get("created")),
+                            "media_type": "application/stix+json;version=2.1",
+                        }
+                        for added, obj in objects
+                    ],
+                }
+            ],
+        },
+    }
 
-        def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", TAXII)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
 
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            query = parse_qs(url.query)
-            state.requests.append((url.path, query, self.headers.get("Accept", "")))
-            expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            if self.headers.get("Authorization") != expected:
-                self._send(401, {"title": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="taxii"'})
-                return
-            if self.headers.get("Accept", "").replace(" ", "") != TAXII:
-                self._send(406, {"title": "Not Acceptable"})
-                return
-            host = f"http://{self.headers['Host']}"
-            collection = {
-                "id": COLLECTION_ID,
-                "title": "ACME cloud threats",
-                "can_read": True,
-                "can_write": False,
-                "media_types": ["application/stix+json;version=2.1"],
-            }
-            if url.path == "/taxii2/":
-                self._send(200, {"title": "ACME TAXII", "default": f"{host}/api1/", "api_roots": [f"{host}/api1/"]})
-            elif url.path == "/api1/":
-                self._send(200, {"title": "API root", "versions": [TAXII], "max_content_length": 10_485_760})
-            elif url.path == "/api1/collections/":
-                self._send(200, {"collections": [collection]})
-            elif url.path == f"/api1/collections/{COLLECTION_ID}/":
-                self._send(200, collection)
-            elif url.path == f"/api1/collections/{COLLECTION_ID}/objects/":
-                self._objects(query)
-            else:
-                self._send(404, {"title": "Not Found"})
+def _recording(app: Callable[..., Iterable[bytes]], server: Server) -> Callable[..., Iterable[bytes]]:
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        server.requests.append(
+            (environ["PATH_INFO"], parse_qs(environ.get("QUERY_STRING", "")), environ.get("HTTP_ACCEPT", ""))
+        )
+        return app(environ, start_response)
 
-        def _objects(self, query: dict[str, list[str]]) -> None:
-            items = state.objects
-            if "added_after" in query:
-                after = datetime.fromisoformat(query["added_after"][0].replace("Z", "+00:00"))
-                items = [(added, obj) for added, obj in items if added > after]
-            offset = int(query.get("next", ["0"])[0])
-            limit = int(query.get("limit", ["100"])[0])
-            page = items[offset : offset + limit]
-            more = offset + limit < len(items)
-            body: dict[str, Any] = {"more": more, "objects": [obj for _, obj in page]}
-            if more:
-                body["next"] = str(offset + limit)
-            headers = {}
-            if page:
-                headers = {"X-TAXII-Date-Added-First": _ts(page[0][0]), "X-TAXII-Date-Added-Last": _ts(page[-1][0])}
-            self._send(200, body, headers)
+    return wsgi
 
-    return Handler
+
+@pytest.fixture(scope="module")
+def medallion_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """medallion's Flask app (a module global), configured once for this module."""
+    from medallion import application_instance, register_blueprints, set_config
+
+    config = {"users": {USER: PASSWORD}, "taxii": {"max_page_size": 100}}
+    set_config(application_instance, "users", config)
+    set_config(application_instance, "taxii", config)
+    register_blueprints(application_instance)
+    return application_instance
 
 
 @pytest.fixture
-def taxii() -> Iterator[tuple[str, TaxiiState]]:
+def taxii(medallion_app: Any, tmp_path: Path) -> Iterator[Server]:
+    from medallion import connect_to_backend
+
     objects = json.loads(FIXTURE.read_text())["objects"]
-    state = TaxiiState(objects=[(START + timedelta(minutes=i), obj) for i, obj in enumerate(objects)])
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    added = [(START + timedelta(minutes=i), obj) for i, obj in enumerate(objects)]
+    server = Server("", added)
+    http = make_server("127.0.0.1", 0, _recording(medallion_app.wsgi_app, server), threaded=True)
+    host = f"http://127.0.0.1:{http.server_port}"
+    data_file = tmp_path / "taxii.json"
+    data_file.write_text(json.dumps(_data(host, added)))
+    medallion_app.medallion_backend = connect_to_backend(
+        {"module_class": "MemoryBackend", "module": "medallion.backends.memory_backend", "filename": str(data_file)}
+    )
+    server.collection_url = f"{host}/{API_ROOT}/collections/{COLLECTION_ID}/"
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api1/collections/{COLLECTION_ID}/", state
+        yield server
     finally:
-        server.shutdown()
-        server.server_close()
+        http.shutdown()
         thread.join(timeout=5)
 
 
@@ -129,46 +132,42 @@ def _source(url: str, **extra: Any) -> TaxiiSource:
     return TaxiiSource(collection_url=url, username=USER, password=SecretStr(PASSWORD), **extra)
 
 
-def test_all_objects_are_fetched_across_pages_with_the_taxii_media_type(taxii):
-    url, state = taxii
-    result = fetch_taxii_bundle(_source(url, page_size=4))
-    assert len(result.bundle["objects"]) == len(state.objects)
-    assert result.pages == -(-len(state.objects) // 4)
-    object_requests = [r for r in state.requests if r[0].endswith("/objects/")]
-    assert all(accept == TAXII for _, _, accept in object_requests)
-    assert [q.get("next") for _, q, _ in object_requests][1:] == [[str(n)] for n in range(4, len(state.objects), 4)]
+def test_all_objects_are_fetched_across_pages_with_the_taxii_media_type(taxii: Server) -> None:
+    result = fetch_taxii_bundle(_source(taxii.collection_url, page_size=4))
+    assert sorted(o["id"] for o in result.bundle["objects"]) == sorted(obj["id"] for _, obj in taxii.objects)
+    assert result.pages == -(-len(taxii.objects) // 4)
+    object_requests = [r for r in taxii.requests if r[0].endswith("/objects/")]
+    assert all(accept.replace(" ", "") == TAXII for _, _, accept in object_requests)
+    # Every page after the first follows the server's `next` token.
+    assert all("next" in query for _, query, _ in object_requests[1:])
+    assert "next" not in object_requests[0][1]
 
 
-def test_the_next_watermark_is_the_last_date_added(taxii):
-    url, state = taxii
-    result = fetch_taxii_bundle(_source(url, page_size=5))
-    assert result.date_added_last == state.objects[-1][0]
+def test_the_next_watermark_is_the_last_date_added(taxii: Server) -> None:
+    result = fetch_taxii_bundle(_source(taxii.collection_url, page_size=5))
+    assert result.date_added_last == taxii.objects[-1][0]
 
 
-def test_added_after_fetches_only_newer_objects(taxii):
-    url, state = taxii
-    cutoff = state.objects[-4][0]
-    result = fetch_taxii_bundle(_source(url, added_after=cutoff))
-    assert [o["id"] for o in result.bundle["objects"]] == [obj["id"] for _, obj in state.objects[-3:]]
+def test_added_after_fetches_only_newer_objects(taxii: Server) -> None:
+    cutoff = taxii.objects[-4][0]
+    result = fetch_taxii_bundle(_source(taxii.collection_url, added_after=cutoff))
+    assert sorted(o["id"] for o in result.bundle["objects"]) == sorted(obj["id"] for _, obj in taxii.objects[-3:])
 
 
-def test_a_fetched_bundle_imports_with_context_spread_over_pages(taxii):
-    url, _ = taxii
-    result = fetch_taxii_bundle(_source(url, page_size=3))
+def test_a_fetched_bundle_imports_with_context_spread_over_pages(taxii: Server) -> None:
+    result = fetch_taxii_bundle(_source(taxii.collection_url, page_size=3))
     feed = parse_stix_bundle(result.bundle, default_confidence=50, default_valid_days=None, now=START)
     c2 = next(r for r in feed.indicators if r.value == "203.0.113.45")
     assert {o.name for o in c2.related} == {"CloudSnatch", "Scattered Orbit", "Data from Cloud Storage"}
 
 
-def test_nothing_new_gives_an_empty_bundle_and_no_watermark(taxii):
-    url, state = taxii
-    result = fetch_taxii_bundle(_source(url, added_after=state.objects[-1][0]))
+def test_nothing_new_gives_an_empty_bundle_and_no_watermark(taxii: Server) -> None:
+    result = fetch_taxii_bundle(_source(taxii.collection_url, added_after=taxii.objects[-1][0]))
     assert result.bundle["objects"] == []
     assert result.date_added_last is None
 
 
-def test_wrong_credentials_are_an_upstream_error(taxii):
-    url, _ = taxii
+def test_wrong_credentials_are_an_upstream_error(taxii: Server) -> None:
     with pytest.raises(Upstream) as err:
-        fetch_taxii_bundle(TaxiiSource(collection_url=url, username=USER, password=SecretStr("wrong")))
+        fetch_taxii_bundle(TaxiiSource(collection_url=taxii.collection_url, username=USER, password=SecretStr("wrong")))
     assert err.value.code == "taxii_unavailable"
