@@ -184,7 +184,9 @@ def _arn_matches(arn: str, arn_format: str) -> bool:
 
 
 def _type_name(arn_format: str) -> str:
-    return arn_format.split(":", 5)[-1].split("/")[0].split("${")[0].rstrip(":/") or arn_format
+    """`snapshot` for `arn:${Partition}:ec2:${Region}::snapshot/${SnapshotId}`: the resource's last literal part."""
+    literal = [p for p in re.split(r"[/:]", arn_format.split(":", 5)[-1]) if p and "${" not in p]
+    return literal[-1] if literal else arn_format
 
 
 def _allows(grants: Iterable[Grant], action: str, arn_format: str | None) -> bool:
