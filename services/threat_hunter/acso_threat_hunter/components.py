@@ -19,6 +19,7 @@ from acso_shared.aws.s3 import ObjectStore
 from acso_shared.contracts import TRIAGE_RESULT, TriageRequest
 from acso_shared.errors import Invalid, Unavailable
 from acso_shared.hunting.cloudtrail import iter_records
+from acso_shared.hunting.suppression import Suppressions
 from acso_shared.llm.records import publish_usage
 from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
@@ -133,7 +134,10 @@ class Components:
         settings = self.settings
         pool = runtime.db.pool
         self.events_ = EventStore(pool)
-        self.rules_ = RuleLibrary(pool)
+        self.rules_ = RuleLibrary(
+            pool,
+            Suppressions.from_file(settings.hunt_suppressions_file, defaults=settings.hunt_suppression_defaults),
+        )
         lookup = (
             CloudTrailLookup(runtime.clients, RateLimiter(settings.cloudtrail_lookup_rate_per_s))
             if settings.cloudtrail_lookup_enabled

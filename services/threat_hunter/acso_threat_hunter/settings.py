@@ -42,3 +42,9 @@ class Settings(ServiceSettings):
     )
     hunt_max_events: int = Field(default=5_000_000, ge=1, description="Records one hunt reads at most")
     scheduled_hunt_window_s: int = Field(default=3600, ge=60, description="Window of a scheduled hunt")
+    hunt_suppressions_file: Path | None = Field(
+        default=None, description="YAML/JSON list of hunting suppressions (acso_shared.hunting.suppression)"
+    )
+    hunt_suppression_defaults: bool = Field(
+        default=True, description="Also apply the default suppressions (deployment tools, AWS service principals)"
+    )

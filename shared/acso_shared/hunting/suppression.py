@@ -30,8 +30,10 @@ import re
 from collections.abc import Iterable, Mapping
 from fnmatch import translate
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from acso_shared.errors import Invalid
@@ -186,6 +188,23 @@ class Suppressions:
             except ValueError as err:
                 raise Invalid("suppression_invalid", f"suppression {index}: {err}") from err
         return cls.defaults(extra=parsed) if defaults else cls(parsed)
+
+    @classmethod
+    def from_file(cls, path: Path | None, *, defaults: bool = True) -> Suppressions:
+        """Suppressions from a YAML or JSON file (a list, or `{"suppressions": [...]}`), plus the
+        defaults unless `defaults` is false; no file: the defaults alone (or none)."""
+        if path is None:
+            return cls.defaults() if defaults else cls.none()
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as err:
+            raise Invalid("suppression_invalid", f"suppressions file {path}: {err}") from err
+        items = loaded.get("suppressions") if isinstance(loaded, Mapping) else loaded
+        if items is None:
+            items = []
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+            raise Invalid("suppression_invalid", f"suppressions file {path}: expected a list of suppressions")
+        return cls.from_documents(items, defaults=defaults)
 
     def __len__(self) -> int:
         return len(self.items)

@@ -151,3 +151,32 @@ def test_defaults_can_be_dropped_by_name_and_unknown_names_are_refused() -> None
 
 def test_every_default_says_why_it_exists() -> None:
     assert all(d.reason and d.criteria for d in DEFAULT_SUPPRESSIONS)
+
+
+def test_a_suppressions_file_adds_to_the_defaults(tmp_path) -> None:
+    path = tmp_path / "suppressions.yml"
+    path.write_text(
+        "suppressions:\n"
+        "  - id: cspm-scanner\n"
+        "    reason: the CSPM tool's role lists every region\n"
+        "    principal_arn: ['arn:aws:sts::*:assumed-role/cspm-*']\n"
+        "    rules: ['9b8aa233-020a-492e-bbde-1130c1902f02']\n"
+    )
+
+    loaded = Suppressions.from_file(path)
+    alone = Suppressions.from_file(path, defaults=False)
+
+    assert len(loaded) == len(DEFAULT_SUPPRESSIONS) + 1
+    assert [s.id for s in alone.items] == ["cspm-scanner"]
+    assert len(Suppressions.from_file(None)) == len(DEFAULT_SUPPRESSIONS)
+    assert len(Suppressions.from_file(None, defaults=False)) == 0
+
+
+@pytest.mark.parametrize("text", ["- just a string\n", "suppressions: 3\n", "a: [unclosed\n"])
+def test_a_malformed_suppressions_file_is_a_clear_error(tmp_path, text: str) -> None:
+    path = tmp_path / "suppressions.yml"
+    path.write_text(text)
+
+    with pytest.raises(Invalid) as err:
+        Suppressions.from_file(path)
+    assert err.value.code == "suppression_invalid"

@@ -26,6 +26,7 @@ from acso_shared.hunting.models import RuleError, RuleErrorStage
 from acso_shared.hunting.pack import RulePack, builtin_rule_texts
 from acso_shared.hunting.pack_store import ImportReport, get_import, store_import
 from acso_shared.hunting.packs import import_pack, read_pack
+from acso_shared.hunting.suppression import Suppressions
 from acso_shared.logging import get_logger
 
 from .models import RuleOut, RuleSource
@@ -95,8 +96,9 @@ def _errors(raw: Any) -> tuple[RuleError, ...]:
 class RuleLibrary:
     """Every SQL statement on `hunt_rules`, plus a compile cache keyed by the YAML's hash."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, suppressions: Suppressions | None = None) -> None:
         self._pool = pool
+        self._suppressions = suppressions  # None: the defaults (acso_shared.hunting.suppression)
         self._compiled: dict[str, CompiledRule | AcsoError] = {}
 
     def _compile(self, text: str) -> CompiledRule | AcsoError:
@@ -278,4 +280,4 @@ class RuleLibrary:
                 )
                 continue
             included.append(rule.id)
-        return RulePack([pack.get(i) for i in included], errors), included
+        return RulePack([pack.get(i) for i in included], errors, suppressions=self._suppressions), included
