@@ -29,7 +29,11 @@ from acso_financial_intelligence.costs.models import (
     WasteFinding,
 )
 from acso_financial_intelligence.costs.report import build_executive_report, summarize
-from acso_financial_intelligence.costs.security_cost import compute_anomaly_alerts, incident_cost_impact
+from acso_financial_intelligence.costs.security_cost import (
+    compute_anomaly_alerts,
+    incident_cost_impact,
+    response_action_costs,
+)
 from acso_financial_intelligence.costs.waste import WastePolicy, find_waste, tag_coverage, untagged_spend_findings
 from acso_financial_intelligence.models import (
     ALERT_INGEST,
@@ -367,8 +371,21 @@ class FinanceService:
         window_end = max(window_end, window_start)
         baseline_days = 14
         records = await self.store.records(window_start.date() - timedelta(days=baseline_days), window_end.date())
+        response = response_action_costs(
+            request.actions,
+            records,
+            window_end,
+            retention_days=self._settings.forensic_retention_days,
+            baseline_days=baseline_days,
+        )
         impact = incident_cost_impact(
-            request.incident_id, request.resource_ids, window_start, window_end, records, baseline_days=baseline_days
+            request.incident_id,
+            request.resource_ids,
+            window_start,
+            window_end,
+            records,
+            response_actions=response,
+            baseline_days=baseline_days,
         )
         await self.store.save_impact(impact)
         return impact

@@ -38,6 +38,9 @@ class Settings(ServiceSettings):
     cost_finding_window_days: int = Field(
         default=30, ge=1, description="How far back security findings are matched against compute anomalies"
     )
+    forensic_retention_days: int = Field(
+        default=90, ge=1, description="How long forensic snapshots are kept, for an incident's response cost"
+    )
     waste_regions: Names = Field(default=(), description="Regions scanned for waste (default: aws_region)")
     waste_volume_grace_days: int = Field(default=7, ge=0, description="Unattached volumes younger than this are fine")
     waste_snapshot_max_age_days: int = Field(default=90, ge=0, description="Snapshots older than this are waste")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,9 @@ from acso_financial_intelligence.costs.security_cost import (
     compute_anomaly_alerts,
     forensic_snapshot_cost,
     incident_cost_impact,
+    response_action_costs,
 )
+from acso_shared.contracts import ResponseActionRecord
 from tests.unit.finance.finance_helpers import START, flat_records
 
 pytestmark = pytest.mark.unit
@@ -128,3 +130,32 @@ def test_a_non_compute_anomaly_raises_no_alert():
     anomalies = detect_anomalies(bill, dimensions=[Dimension.REGION])
     assert anomalies
     assert compute_anomaly_alerts(anomalies, [_finding("sa-east-1", _at(MINING_DAY, 9))]) == []
+
+
+def test_the_response_costs_its_forensic_snapshots_and_the_downtime_of_the_instances_it_isolated() -> None:
+    isolated_at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    records = [
+        CostRecord(usage_date=date(2026, 3, d), service="Amazon EC2", resource_id="i-0abc", amount=24.0)
+        for d in range(1, 10)
+    ]
+    actions = [
+        ResponseActionRecord(
+            action_type="ec2.snapshot_volumes",
+            target="ec2_instance:i-0abc",
+            status="succeeded",
+            details={"sizes_gib": {"snap-1": 100, "snap-2": 20}},
+        ),
+        ResponseActionRecord(
+            action_type="ec2.quarantine", target="ec2_instance:i-0abc", status="succeeded", finished_at=isolated_at
+        ),
+        ResponseActionRecord(action_type="ec2.stop", target="ec2_instance:i-0abc", status="rejected"),
+    ]
+
+    costs = response_action_costs(actions, records, isolated_at + timedelta(hours=12), retention_days=90)
+
+    by_kind = {(c.action, c.resource_id): c.cost for c in costs}
+    assert by_kind[("forensic_snapshot", "snap-1")] == round(100 * 0.05 * 3, 2)
+    assert by_kind[("forensic_snapshot", "snap-2")] == round(20 * 0.05 * 3, 2)
+    # 24/day usual spend, half a day out of service; the rejected stop costs nothing.
+    assert by_kind[("ec2.quarantine:downtime", "i-0abc")] == 12.0
+    assert len(costs) == 3

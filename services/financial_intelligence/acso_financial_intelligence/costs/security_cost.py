@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from acso_shared.contracts import ResponseActionRecord
+
 from .models import (
     Anomaly,
     CostRecord,
@@ -66,6 +68,52 @@ def forensic_snapshot_cost(size_gib: int, retention_days: int, resource_id: str 
         cost=round(cost, 2),
         basis=f"{size_gib} GiB x {SNAPSHOT_GB_MONTH_USD}/GB-month x {retention_days} days",
     )
+
+
+def downtime_cost(
+    resource_id: str, daily_spend: float, stopped_at: datetime, until: datetime, action: str
+) -> ResponseActionCost:
+    """What an isolated or stopped resource's lost service costs: its usual daily spend (what the
+    business pays to have it running) for every day it is out of service, pro rata."""
+    days = max((until - stopped_at).total_seconds(), 0.0) / 86400.0
+    return ResponseActionCost(
+        action=f"{action}:downtime",
+        resource_id=resource_id,
+        cost=round(daily_spend * days, 2),
+        basis=f"usual spend {daily_spend:.2f}/day x {days:.3f} days out of service",
+    )
+
+
+def response_action_costs(
+    actions: Sequence[ResponseActionRecord],
+    records: Iterable[CostRecord],
+    window_end: datetime,
+    *,
+    retention_days: int,
+    baseline_days: int = 14,
+) -> list[ResponseActionCost]:
+    """The response's own cost: forensic snapshots kept for `retention_days`, and the downtime of
+    every instance that was stopped or quarantined (from the action until the end of the window)."""
+    costs: list[ResponseActionCost] = []
+    records = list(records)
+    for action in actions:
+        if action.status != "succeeded":
+            continue
+        resource_id = action.target.partition(":")[2]
+        if action.action_type == "ec2.snapshot_volumes":
+            sizes = action.details.get("sizes_gib") or {}
+            for snapshot, size in sorted(sizes.items()):
+                costs.append(forensic_snapshot_cost(int(size), retention_days, snapshot))
+        elif action.action_type in ("ec2.quarantine", "ec2.stop") and action.finished_at is not None:
+            start = action.finished_at.date() - timedelta(days=baseline_days)
+            days = date_range(start, action.finished_at.date() - timedelta(days=1))
+            spend: dict[date, float] = defaultdict(float)
+            for record in records:
+                if record.usage_date in days and _matches(record.resource_id, resource_id):
+                    spend[record.usage_date] += record.amount
+            daily = statistics.median(spend.get(d, 0.0) for d in days) if days else 0.0
+            costs.append(downtime_cost(resource_id, daily, action.finished_at, window_end, action.action_type))
+    return costs
 
 
 def incident_cost_impact(

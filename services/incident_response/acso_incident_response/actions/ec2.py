@@ -57,7 +57,9 @@ class SnapshotVolumes(DirectAction):
         except Exception as err:
             raise translate_aws_error(err, "ec2:DescribeSnapshots") from err
         snapshots = {s["VolumeId"]: s["SnapshotId"] for s in response.get("Snapshots", [])}
-        return {"volumes": volumes, "snapshots": snapshots}
+        # Sizes are what the incident's response cost is estimated from (forensic storage).
+        sizes = {s["SnapshotId"]: s.get("VolumeSize", 0) for s in response.get("Snapshots", [])}
+        return {"volumes": volumes, "snapshots": snapshots, "sizes_gib": sizes}
 
     def done(self, state: State, params: dict[str, Any]) -> bool:
         return all(volume in state["snapshots"] for volume in state["volumes"])
