@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from acso_shared.errors import AcsoError, Invalid
+from acso_shared.hunting.behaviour import MemoryBaseline, filter_new_behaviour
 from acso_shared.hunting.cloudtrail import iter_records
 from acso_shared.hunting.compiler import compile_rule
 from acso_shared.hunting.dedup import dedupe_hits
@@ -201,7 +202,8 @@ def cmd_hunt(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         pack = _pack_from(args)
         keys = KeyFilter(frozenset(args.account), frozenset(args.region), args.since, args.until)
-        hits = dedupe_hits(pack.evaluate(read_logs(log_files(args.paths, keys))))
+        found = pack.evaluate(read_logs(log_files(args.paths, keys)))
+        hits = dedupe_hits(asyncio.run(filter_new_behaviour(found, pack.behaviours, MemoryBaseline())))
     except AcsoError as err:
         sys.stderr.write(f"error {err.code}: {err.message}\n")
         return 2

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from acso_shared.hunting.behaviour import NewBehaviour
 from acso_shared.hunting.fields import EventView
 from acso_shared.hunting.models import Hit, RuleMeta
 from acso_shared.hunting.values import Predicate, parse_time
@@ -26,6 +27,8 @@ class EventRule:
     # Lower-cased values of `index_field` the rule can only fire on; None when any event may match.
     index_keys: frozenset[str] | None
     index_field: str = "eventName"
+    # Set for a new-behaviour rule (`acso.new_behaviour`, see acso_shared.hunting.behaviour).
+    new_behaviour: NewBehaviour | None = None
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether the rule fires on one record."""

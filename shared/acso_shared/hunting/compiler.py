@@ -36,6 +36,7 @@ from sigma.rule.base import SigmaRuleBase
 from sigma.types import SigmaExpansion, SigmaString
 
 from acso_shared.errors import Invalid
+from acso_shared.hunting.behaviour import NewBehaviour
 from acso_shared.hunting.compiled import EventRule
 from acso_shared.hunting.correlation import CorrelationRule, CorrelationType
 from acso_shared.hunting.fields import EventView
@@ -54,7 +55,7 @@ CompiledRule = EventRule | CorrelationRule
 MAX_RULE_CHARS = 256 * 1024
 # Fields a rule is indexed by, most selective first: a rule that requires one of them to equal
 # some values is only evaluated on events with those values (see `RulePack`).
-INDEX_FIELDS = ("eventName", "eventSource", "userIdentity.type")
+INDEX_FIELDS = ("eventName", "eventSource", "errorCode", "userIdentity.type", "eventType")
 INDEX_FIELD = INDEX_FIELDS[0]
 _TECHNIQUE = re.compile(r"t\d{4}(?:\.\d{3})?")
 _NOT_TACTIC = re.compile(r"[gs]\d{4}")  # ATT&CK groups and software share the attack namespace
@@ -215,7 +216,12 @@ def _compile_event_rule(rule: SigmaRule) -> EventRule:
     _raise_problems(f"rule {meta.id}", problems)
     index_field, index_keys = _index_of(trees)
     return EventRule(
-        meta=meta, name=rule.name, predicate=_any(predicates), index_keys=index_keys, index_field=index_field
+        meta=meta,
+        name=rule.name,
+        predicate=_any(predicates),
+        index_keys=index_keys,
+        index_field=index_field,
+        new_behaviour=NewBehaviour.from_attributes(meta.id, rule.custom_attributes or {}),
     )
 
 

@@ -351,3 +351,41 @@ async def test_an_s3_prefix_hunt_reads_the_selected_organization_trail_files_and
     assert hunt["status"] == "succeeded", hunt
     assert hunt["events_read"] == 1
     assert [h["event_ids"] for h in hunt["hits"]] == [[wanted["eventID"]]]
+
+
+async def test_a_new_behaviour_rule_fires_once_per_key_across_hunts_with_its_state_in_postgresql(
+    stack: TestStack,
+) -> None:
+    user = f"u{uuid.uuid4().hex[:8]}"
+    rule_id = str(uuid.uuid4())
+    text = (
+        f"title: First region of {user}\nid: {rule_id}\nlogsource: {{product: aws, service: cloudtrail}}\n"
+        f"detection:\n  sel:\n    eventSource: ec2.amazonaws.com\n    userIdentity.userName: {user}\n  condition: sel\n"
+        "acso:\n  new_behaviour:\n    key: [userIdentity.arn, awsRegion]\n    within_days: 30\nlevel: medium\n"
+    )
+
+    def call(region: str) -> dict[str, Any]:
+        return record("ec2.amazonaws.com", "RunInstances", {}, identity=iam_user(user), region=region)
+
+    first_batch = [call("us-east-1"), call("us-east-1")]
+    second_batch = [call("us-east-1"), call("ap-southeast-3")]
+
+    async def upload(client: TestClient[Any, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+        response = await client.post(
+            f"/v1/hunts?rules={rule_id}&send_alerts=false",
+            data="\n".join(json.dumps(e) for e in events).encode(),
+            headers={**stack.auth("analyst"), "Content-Type": "application/x-ndjson"},
+        )
+        assert response.status == 202, await response.text()
+        return await wait_hunt(client, stack, (await response.json())["id"])
+
+    async with hunter(stack) as (client, runtime):
+        assert (await post_rule(client, stack, text)).status == 201
+        first = await upload(client, first_batch)
+        second = await upload(client, second_batch)
+        remembered = await runtime.db.fetch(
+            "SELECT key FROM behaviour_baseline WHERE rule_id = $1 ORDER BY key", rule_id
+        )
+    assert [h["event_ids"] for h in first["hits"]] == [[first_batch[0]["eventID"]]]
+    assert [h["event_ids"] for h in second["hits"]] == [[second_batch[1]["eventID"]]]
+    assert [json.loads(r["key"])[1] for r in remembered] == ["ap-southeast-3", "us-east-1"]

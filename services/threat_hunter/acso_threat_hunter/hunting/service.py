@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from acso_shared.errors import AcsoError, Invalid, NotFound
+from acso_shared.hunting.behaviour import Baseline, filter_new_behaviour
 from acso_shared.hunting.cloudtrail import iter_records
 from acso_shared.hunting.dedup import dedupe_hits
 from acso_shared.hunting.models import Hit, RuleError
@@ -33,6 +34,7 @@ from acso_threat_hunter.cloudtrail.lookup import CloudTrailLookup
 from acso_threat_hunter.cloudtrail.store import EventStore
 
 from .alerts import alert_batches, hit_alert_id, hit_to_alert
+from .baseline import PostgresBaseline
 from .models import (
     HitSummary,
     HuntFailure,
@@ -104,6 +106,11 @@ class HuntRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The hunts' database pool."""
+        return self._pool
+
     async def create(self, job: HuntJob, request: dict[str, Any]) -> None:
         """Record a new hunt."""
         await self._pool.execute(
@@ -161,6 +168,7 @@ class HuntService:
         lookup: CloudTrailLookup | None = None,
         max_events: int = 5_000_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        baseline: Baseline | None = None,
     ) -> None:
         self._repo = repo
         self._rules = rules
@@ -173,6 +181,8 @@ class HuntService:
         self._max_events = max_events
         self._now = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        # New-behaviour rules remember what they saw in the same database as the hunts.
+        self._baseline = baseline if baseline is not None else PostgresBaseline(repo.pool)
 
     async def submit(
         self,
@@ -285,7 +295,7 @@ class HuntService:
                     break
         finally:
             await _put(feed, None, evaluation)
-        hits = dedupe_hits(await evaluation)
+        hits = dedupe_hits(await filter_new_behaviour(await evaluation, pack.behaviours, self._baseline))
         job.rule_errors = pack.errors
         await self._rules.record_errors(pack.errors, included)
         job.hits = [_summary(hit) for hit in hits]
@@ -340,7 +350,7 @@ class HuntService:
     ) -> None:
         job.events_read = len(records)
         hits = await asyncio.to_thread(_evaluate, pack, records, context)
-        hits = dedupe_hits(hits)
+        hits = dedupe_hits(await filter_new_behaviour(hits, pack.behaviours, self._baseline))
         job.rule_errors = pack.errors
         await self._rules.record_errors(pack.errors, included)
         job.hits = [_summary(hit) for hit in hits]
