@@ -3,7 +3,7 @@
 `GET /v1/metrics/incidents?days=7` reads over the incidents opened in the last `days` days:
 - time to detect: from the first alert's occurrence (`first_seen`) to the incident opening in ACSO;
 - time to acknowledge: from the opening to the first thing a person did on it (a timeline entry by
-  anyone but ACSO itself: a status or assignee change, an approval decision, an ITSM update) or
+  anyone but ACSO and its agents: a status or assignee change, an approval decision, an ITSM update) or
   their first comment, whichever came first;
 - time to contain: from the opening to `contained_at`;
 - the contained share: contained incidents among those whose verdict called for a response (not benign);
@@ -21,10 +21,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from acso_shared.db.database import Database
+from acso_shared.resources import Agent
 from acso_shared.web.api import ApiRouter, json_response, parse_query
 from acso_shared.web.keys import RUNTIME
 
-SYSTEM_ACTOR: Final = "acso"
+# ACSO itself and its agents write timeline entries too (triage is "threat_hunter"): not acknowledgements.
+SYSTEM_ACTORS: Final = ["acso", *(agent.value for agent in Agent)]
 TOP_N: Final = 5
 
 router = ApiRouter("metrics")
@@ -61,8 +63,8 @@ _WINDOW_SQL: Final = """
 WITH w AS (SELECT * FROM ir_incidents WHERE created_at >= $1 AND created_at < $3),
 acks AS (
     SELECT w.id, LEAST(
-        (SELECT min(t.at) FROM ir_timeline t WHERE t.incident_id = w.id AND t.actor <> $2),
-        (SELECT min(c.created_at) FROM ir_comments c WHERE c.incident_id = w.id AND c.author <> $2)
+        (SELECT min(t.at) FROM ir_timeline t WHERE t.incident_id = w.id AND t.actor <> ALL($2::text[])),
+        (SELECT min(c.created_at) FROM ir_comments c WHERE c.incident_id = w.id AND c.author <> ALL($2::text[]))
     ) AS acked_at
     FROM w
 )
@@ -101,7 +103,7 @@ async def incident_metrics(db: Database, days: int, *, now: datetime | None = No
     """The metrics of the incidents opened in the `days` days before `now`."""
     until = now or datetime.now(UTC)
     since = until - timedelta(days=days)
-    window = await db.fetchrow(_WINDOW_SQL, since, SYSTEM_ACTOR, until)
+    window = await db.fetchrow(_WINDOW_SQL, since, SYSTEM_ACTORS, until)
     assert window is not None  # an aggregate always returns one row
     open_rows = await db.fetch(_OPEN_SQL)
     accounts = await db.fetch(_TOP_ACCOUNTS_SQL, since, TOP_N, until)

@@ -60,10 +60,12 @@ async def test_response_times_shares_and_top_accounts_come_from_the_incidents_of
         await _incident(db, opened=opened, detect_s=180, verdict="benign", account="222222222222")
         # and one opened before the 7-day window, which counts only for the 30 days.
         await _incident(db, opened=NOW - timedelta(days=20), detect_s=600, verdict="malicious", account="333333333333")
-        # A person acts on the first after 5 minutes (ACSO's own entries do not count), comments on the second after 3.
+        # A person acts on the first after 5 minutes (entries by ACSO and its agents do not count)
+        # and comments on the second after 3.
         await db.execute(
             "INSERT INTO ir_timeline (incident_id, at, kind, actor, summary) VALUES "
-            "($1, $2, 'planned', 'acso', 'planned'), ($1, $3, 'approval', 'alice', 'approved')",
+            "($1, $2, 'planned', 'acso', 'planned'), ($1, $2, 'triage', 'threat_hunter', 'malicious'), "
+            "($1, $3, 'approval', 'alice', 'approved')",
             first,
             opened + timedelta(minutes=1),
             opened + timedelta(minutes=5),
