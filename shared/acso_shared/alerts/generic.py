@@ -101,5 +101,6 @@ def parse(item: dict[str, Any], ctx: ParseContext, *, fmt: SourceFormat, raw: di
         attack_techniques=sorted(set(alert.attack_techniques)),
         state=alert.status,
         state_reason=f"status {alert.status.value}" if alert.status is AlertState.RESOLVED else None,
+        notes=obs.dropped,
         raw=raw,
     )

@@ -146,6 +146,10 @@ class ObservableCollector:
         self._strict = strict
         self._seen: set[tuple[ObservableType, str]] = set()
         self._items: list[Observable] = []
+        #: Values a strict collector skipped instead of rejecting: they hold U+FFFD, the mark of a
+        #: character PostgreSQL could not store (see `text.scrub`), and an alert is never lost
+        #: over a character. The parser turns them into notes.
+        self.dropped: list[str] = []
 
     def add(self, kind: ObservableType, value: Any, name: str | None = None) -> str | None:
         """Add one value; returns its normalised form, or None when it was absent or rejected."""
@@ -154,8 +158,10 @@ class ObservableCollector:
             return None
         found = normalise(kind, raw)
         if found is None:
-            if self._strict:
-                shown = raw if len(raw) <= 60 else raw[:57] + "..."
+            shown = raw if len(raw) <= 60 else raw[:57] + "..."
+            if self._strict and "\ufffd" in raw:
+                self.dropped.append(f"dropped {name or kind.value}: {shown!r} is not a valid {kind.value}")
+            elif self._strict:
                 raise ItemError(ErrorCode.INVALID, f"{shown!r} is not a valid {kind.value}", name or "")
             return None
         self._append(kind, found, name)

@@ -109,3 +109,25 @@ def test_a_generic_account_id_must_be_twelve_digits(payload, account):
 
     with pytest.raises(Invalid, match=r"account_id"):
         normalize_payload(alert)
+
+
+def test_a_typed_value_broken_only_by_a_nul_is_dropped_with_a_note_not_the_batch(payload):
+    alert = payload("generic_alert.json")
+    alert["observables"] = [{"type": "ip", "value": "198.51.100.31\x00"}, {"type": "ip", "value": "203.0.113.5"}]
+
+    (normalized, other) = normalize_payload([alert, payload("generic_alert.json")])
+
+    assert normalized.observables_of(ObservableType.IP) == ["203.0.113.5"]
+    assert normalized.notes == [
+        "dropped observables[0].value: '198.51.100.31\ufffd' is not a valid ip",
+        "replaced 1 character PostgreSQL cannot store (NUL, lone surrogates) with U+FFFD",
+    ]
+    assert other.notes == []
+
+
+def test_a_typed_value_that_is_simply_wrong_still_rejects_the_alert(payload):
+    alert = payload("generic_alert.json")
+    alert["observables"] = [{"type": "ip", "value": "not-an-ip"}]
+
+    with pytest.raises(Invalid, match="not a valid ip"):
+        normalize_payload(alert)
