@@ -276,6 +276,67 @@ CASES: dict[str, list[Case]] = {
         silent("m5.2xlarge", _run("m5.2xlarge")),
         silent("gp3 volume is not an instance", record(EC2, "CreateVolume", {"volumeType": "gp3", "size": 100})),
     ],
+    "sagemaker_lifecycle_config_changed.yml": [
+        fires(
+            "lifecycle script replaced",
+            record(
+                "sagemaker.amazonaws.com",
+                "UpdateNotebookInstanceLifecycleConfig",
+                {"notebookInstanceLifecycleConfigName": "lc", "onStart": [{"content": "<sensitiveDataRemoved>"}]},
+            ),
+        ),
+        fires(
+            "lifecycle config attached to a stopped notebook",
+            record(
+                "sagemaker.amazonaws.com",
+                "UpdateNotebookInstance",
+                {"notebookInstanceName": "research", "lifecycleConfigName": "lc"},
+            ),
+        ),
+        silent(
+            "notebook resized",
+            record(
+                "sagemaker.amazonaws.com",
+                "UpdateNotebookInstance",
+                {"notebookInstanceName": "research", "instanceType": "ml.t3.large"},
+            ),
+        ),
+        silent(
+            "notebook started",
+            record("sagemaker.amazonaws.com", "StartNotebookInstance", {"notebookInstanceName": "research"}),
+        ),
+    ],
+    "ec2_console_screenshots.yml": [
+        fires(
+            "screenshots of three instances",
+            *(
+                record(
+                    EC2, "GetConsoleScreenshot", {"instanceId": f"i-0{i}abc", "wakeUp": True}, at=timedelta(seconds=i)
+                )
+                for i in range(3)
+            ),
+        ),
+        silent(
+            "one instance, several screenshots",
+            *(
+                record(EC2, "GetConsoleScreenshot", {"instanceId": "i-0abc"}, at=timedelta(seconds=10 * i))
+                for i in range(5)
+            ),
+        ),
+        silent(
+            "three instances from the console",
+            *(
+                record(
+                    EC2,
+                    "GetConsoleScreenshot",
+                    {"instanceId": f"i-0{i}"},
+                    at=timedelta(seconds=i),
+                    sessionCredentialFromConsole="true",
+                )
+                for i in range(3)
+            ),
+        ),
+    ],
     "ec2_instance_connect.yml": [
         fires(
             "key pushed",
