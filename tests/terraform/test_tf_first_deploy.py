@@ -13,6 +13,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+import hcl2
 import pytest
 
 from devtools.terraform_check.first_deploy import check_first_deploy, registered_documents, rest_authorizer_allows_stage
@@ -183,3 +184,17 @@ def test_the_deployed_authorizer_allows_the_whole_stage_to_a_verified_token() ->
 
 def test_the_ssm_documents_the_code_runs_are_read_from_the_operations_registry() -> None:
     assert registered_documents("prod") == ["acso-prod-RotateCredential"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_commented_tfvars_example_names_every_setting_of_the_stack(env: str) -> None:
+    stack = REPO_ROOT / "terraform" / "environments" / env
+    configs, _ = load_all()
+    variables = set(configs[stack.resolve()].variables)
+    with (stack / "terraform.tfvars.example").open() as handle:
+        example = {k for k in hcl2.load(handle) if not k.startswith("__")}
+
+    # image_tag is passed by `make deploy` (the commit); interface_endpoints and the certificate are
+    # shown commented out (their defaults are long lists or nothing).
+    assert example <= variables
+    assert variables - example == {"image_tag", "interface_endpoints", "alb_certificate_arn"}
