@@ -295,4 +295,9 @@ DEFAULT_SUPPRESSIONS: tuple[Suppression, ...] = (
         ),
         principal_arn=("arn:aws*:sts::*:assumed-role/*/GitHubActions",),
     ),
+    Suppression(
+        id="codebuild-deploy",
+        reason="CodeBuild projects (CodeBuild names the session of a build's service role AWSCodeBuild-<build id>)",
+        principal_arn=("arn:aws*:sts::*:assumed-role/*/AWSCodeBuild-*",),
+    ),
 )

@@ -59,6 +59,7 @@ def pack() -> RulePack:
         ),
         ("a service-linked role", {"identity": assumed_role("AWSServiceRoleForConfig", "AWSConfig")}),
         ("a GitHub Actions deployment", {"identity": assumed_role("deploy", "GitHubActions")}),
+        ("a CodeBuild build", {"identity": assumed_role("build", "AWSCodeBuild-5f3c2b1a-0d4e-4c7b-9a1f-2e3d4c5b6a79")}),
     ],
 )
 def test_default_suppressions_silence_deployment_tools_and_aws_services(pack: RulePack, who: str, extra: dict) -> None:
