@@ -29,7 +29,7 @@ from acso_incident_response.models import (
     TimelineEntry,
 )
 from acso_incident_response.outbox import OutboxPump
-from acso_incident_response.planning import TERMINAL, record_alert
+from acso_incident_response.planning import record_alert, resolve_if_done
 from acso_incident_response.settings import Settings
 from acso_incident_response.sla import sla_of
 from acso_shared.aws.compliance import ComplianceReader
@@ -378,17 +378,11 @@ class Incidents:
         left = await conn.fetchval(
             "SELECT count(*) FROM ir_incident_alerts WHERE incident_id = $1 AND status <> 'resolved'", row["id"]
         )
-        running = await conn.fetchval(
-            "SELECT count(*) FROM ir_actions WHERE incident_id = $1 AND NOT (status = ANY($2::text[]))",
-            row["id"],
-            list(TERMINAL),
-        )
-        if left or running:
+        if left:
             return False
-        resolution = "resolved at the source: every alert of the incident was resolved, archived or passed"
-        await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", row["id"], resolution)
-        await lifecycle.set_status(conn, row["id"], "closed", "acso", resolution, current=row["status"])
-        return True
+        # Closes now when no action is running, else once the last one finishes (`settle`).
+        await conn.execute("UPDATE ir_incidents SET resolve_when_done = true WHERE id = $1", row["id"])
+        return await resolve_if_done(conn, row["id"])
 
     async def close_benign(self) -> int:
         """Close benign incidents older than `benign_close_after_s` (a benign verdict needs no containment)."""

@@ -710,6 +710,8 @@ async def settle(conn: asyncpg.Connection, incident_id: str, *, planning: str | 
                 payload=result.model_dump(mode="json"),
             ),
         )
+    if not open_actions:
+        await resolve_if_done(conn, incident_id)
     return planning_open
 
 
@@ -758,6 +760,24 @@ async def _request_cost_impact(
             payload=request.model_dump(mode="json"),
         ),
     )
+
+
+async def resolve_if_done(conn: asyncpg.Connection, incident_id: str) -> bool:
+    """Close an incident marked `resolve_when_done` (every alert resolved at its source) once no
+    action is still running; True when it closed."""
+    row = await conn.fetchrow(
+        "SELECT status, resolve_when_done,"
+        " (SELECT count(*) FROM ir_actions a WHERE a.incident_id = i.id AND NOT (a.status = ANY($2::text[]))) AS open"
+        " FROM ir_incidents i WHERE id = $1",
+        incident_id,
+        list(TERMINAL),
+    )
+    if row is None or not row["resolve_when_done"] or row["open"] or row["status"] == "closed":
+        return False
+    resolution = "resolved at the source: every alert of the incident was resolved, archived or passed"
+    await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", incident_id, resolution)
+    await lifecycle.set_status(conn, incident_id, "closed", SYSTEM, resolution, current=row["status"])
+    return True
 
 
 async def maybe_contained(conn: asyncpg.Connection, incident_id: str) -> None:

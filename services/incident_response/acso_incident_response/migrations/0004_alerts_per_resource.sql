@@ -21,3 +21,6 @@ ALTER TABLE ir_incident_alerts ADD CONSTRAINT ir_incident_alerts_status_check CH
 ALTER TABLE ir_actions ADD COLUMN IF NOT EXISTS alert_id text;
 CREATE INDEX IF NOT EXISTS ir_actions_incident_alert_idx ON ir_actions (incident_id, alert_id);
 ALTER TABLE ir_incident_alerts ADD COLUMN IF NOT EXISTS action_ids jsonb NOT NULL DEFAULT '[]'::jsonb;
+
+-- Every alert was resolved at its source while actions still ran: close once they finish.
+ALTER TABLE ir_incidents ADD COLUMN IF NOT EXISTS resolve_when_done boolean NOT NULL DEFAULT false;
