@@ -27,6 +27,7 @@ from acso_shared.hunting.compiler import compile_rule  # noqa: E402
 from acso_shared.hunting.pack import builtin_rule_texts, load_builtin_rules  # noqa: E402
 from tests.fixtures.cloudtrail.samples import SCENARIOS, assumed_role, iam_user, record  # noqa: E402
 
+ROUNDS = 2  # each engine's best pass over the same events (the machine is shared)
 SQL_TIMEOUT_S = 20.0  # whole SQLite query phase; correlation CTEs can be slow
 
 NOISE: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -87,11 +88,15 @@ def flatten(node: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 def run_native(events: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
+    """The best of a few passes (the machine is shared: the best pass is the engine's own speed)."""
     pack = load_builtin_rules()
-    start = time.perf_counter()
-    hits = pack.evaluate(events)
-    elapsed = time.perf_counter() - start
-    return elapsed, Counter(h.title for h in hits), len(pack.rules)
+    best = float("inf")
+    hits = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        hits = pack.evaluate(events)
+        best = min(best, time.perf_counter() - start)
+    return best, Counter(h.title for h in hits), len(pack.rules)
 
 
 def _regexp(pattern: str, value: Any) -> bool:
@@ -150,21 +155,25 @@ def run_sqlite(events: list[dict[str, Any]]) -> dict[str, Any]:
             db.execute(f'ALTER TABLE logs ADD COLUMN "{missing}" COLLATE NOCASE')
     load_s = time.perf_counter() - start
 
-    deadline = time.perf_counter() + SQL_TIMEOUT_S
-    db.set_progress_handler(lambda: int(time.perf_counter() > deadline), 10_000)
+    query_s = float("inf")
     counts: Counter[str] = Counter()
     timed_out: list[str] = []
-    start = time.perf_counter()
-    for title, statements in queries.items():
-        for statement in statements:
-            try:
-                counts[title] += len(db.execute(statement).fetchall())
-            except sqlite3.OperationalError as err:
-                if "interrupted" in str(err):
-                    timed_out.append(title)
-                else:
-                    failed.append(f"{title}: {err}")
-    query_s = time.perf_counter() - start
+    for _ in range(ROUNDS):  # the best pass, as for the native engine
+        deadline = time.perf_counter() + SQL_TIMEOUT_S
+        db.set_progress_handler(lambda until=deadline: int(time.perf_counter() > until), 10_000)
+        counts, timed_out, errors = Counter(), [], []
+        start = time.perf_counter()
+        for title, statements in queries.items():
+            for statement in statements:
+                try:
+                    counts[title] += len(db.execute(statement).fetchall())
+                except sqlite3.OperationalError as err:
+                    if "interrupted" in str(err):
+                        timed_out.append(title)
+                    else:
+                        errors.append(f"{title}: {err}")
+        query_s = min(query_s, time.perf_counter() - start)
+    failed += errors
     return {
         "convert_s": convert_s,
         "load_s": load_s,
@@ -188,11 +197,21 @@ def main() -> None:
     sql = run_sqlite(events)
 
     n = len(events)
-    print("| rules | events | events/s native | events/s SQLite (query) | SQLite conversion s | SQLite load s |")
-    print("|---|---|---|---|---|---|")
+    native_rate, sql_rate = n / native_s, n / sql["query_s"]
     print(
-        f"| {rules} | {n} | {n / native_s:,.0f} | {n / sql['query_s']:,.0f} | "
+        "| rules | events | events/s native | target 100k/s | events/s SQLite (query phase) | native / SQLite "
+        "| target 4x | SQLite conversion s | SQLite load s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {rules} | {n} | {native_rate:,.0f} | {'met' if native_rate >= 100_000 else 'MISSED'} | {sql_rate:,.0f} | "
+        f"{native_rate / sql_rate:.1f}x | {'met' if native_rate >= 4 * sql_rate else 'MISSED'} | "
         f"{sql['convert_s']:.2f} | {sql['load_s']:.2f} |"
+    )
+    print()
+    print(
+        "Native: one pass of the whole pack (index look-up, predicates, suppressions, correlations); SQLite: the "
+        "query phase only, after conversion and loading (timed separately beside it)."
     )
     print()
     print("| rule | native hits | SQLite rows |")

@@ -133,10 +133,14 @@ class EventView:
         """Lower-cased text forms, for Sigma's default case-insensitive matching."""
         found = self._lowered.get(field)
         if found is None:
-            texts = self._texts.get(field)
-            if texts is None:
-                texts = self.texts(field)
-            found = self._lowered[field] = (texts[0].lower(),) if len(texts) == 1 else tuple(t.lower() for t in texts)
+            values = self._values.get(field)
+            if values is None:
+                values = self._values[field] = resolve(self.record, field)
+            if len(values) == 1 and type(values[0]) is str:  # the common case, in one step
+                found = (values[0].lower(),)
+            else:
+                found = tuple(t.lower() for t in self.texts(field))
+            self._lowered[field] = found
         return found
 
     def present(self, field: str) -> bool:
