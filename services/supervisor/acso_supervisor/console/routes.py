@@ -29,7 +29,7 @@ from acso_shared.aws.clients import error_code
 from acso_shared.errors import Forbidden, NotFound, Unauthorized, Upstream
 from acso_shared.resources import Agent
 from acso_shared.web.api import ApiRouter, json_response, parse_body
-from acso_shared.web.keys import RUNTIME
+from acso_shared.web.keys import ENDPOINTS, RUNTIME
 from acso_shared.web.middlewares import REQUEST_ID_KEY
 from acso_supervisor.console.settings import ConsoleSettings, upstream_ports
 
@@ -209,7 +209,9 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     if not request.headers.get("Authorization"):
         raise Unauthorized("token_missing", "a bearer token is required")
     runtime = request.app[RUNTIME]
-    port = upstream_ports(runtime.settings.port_for(Agent.SUPERVISOR))[agent]
+    port = (
+        settings.upstream_ports.get(agent.kebab) or upstream_ports(runtime.settings.port_for(Agent.SUPERVISOR))[agent]
+    )
     tail = request.rel_url.raw_path[len(f"{PROXY_PREFIX}/{agent.kebab}") :]
     query = f"?{request.rel_url.raw_query_string}" if request.rel_url.raw_query_string else ""
     url = URL(f"{settings.upstream_scheme}://{settings.upstream_host}:{port}{tail}{query}", encoded=True)
@@ -247,6 +249,9 @@ def attach_console(app: web.Application, settings: ConsoleSettings | None = None
     """The console's settings and its one HTTP client for the proxy (routes come with `router`)."""
     console = settings or ConsoleSettings()
     app[CONSOLE_SETTINGS] = console
+    # The console is a page and its plumbing, not part of the API contract: the auth middleware has
+    # taken its public routes already; the OpenAPI document (and its fuzzers) need not list them.
+    app[ENDPOINTS][:] = [e for e in app[ENDPOINTS] if e.tag != router.tag]
 
     async def upstream_session(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=console.upstream_timeout_s)

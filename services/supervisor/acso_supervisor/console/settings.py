@@ -31,6 +31,9 @@ class ConsoleSettings(BaseSettings):
     redirect_uri: str = Field(default="", description="the console's URL, one of the app client's callback URLs")
     upstream_scheme: Literal["http", "https"] = "http"
     upstream_host: str = "127.0.0.1"
+    upstream_ports: dict[str, int] = Field(
+        default_factory=dict, description="per agent (kebab-case name), a port other than the usual layout"
+    )
     upstream_timeout_s: float = Field(default=30.0, gt=0)
     stream_url: str = Field(default="", description="the event stream's WebSocket URL; empty: this origin's /v1/stream")
 
