@@ -78,7 +78,7 @@ async def _group(aws: AwsClientFactory, protect: bool) -> Target:
 
 
 async def _vpc(aws: AwsClientFactory, protect: bool) -> Target:
-    vpc, subnets = await vpc_with_subnet(aws)
+    vpc, _ = await vpc_with_subnet(aws)
     if protect:
         ec2 = await aws.client("ec2")
         await ec2.create_tags(Resources=[vpc], Tags=[{"Key": "acso:protected", "Value": "true"}])
