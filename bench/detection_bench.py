@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {technique} | " + " | ".join(cells) + " |")
     print()
     print(
-        "| pack | rules | techniques detected | event precision | event recall | flagged | false positives | eval s |"
+        "| pack | rules | techniques detected | event precision | event recall | flagged | false positives |"
     )
     print("|---|---|---|---|---|---|---|")
     for name in names:
