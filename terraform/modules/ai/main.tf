@@ -445,7 +445,7 @@ resource "aws_sfn_state_machine" "ingestion" {
 
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.ingestion.arn}:*"
-    include_execution_data = false # events carry bucket keys and service names only, but never payloads
+    include_execution_data = true # the inputs are S3 object keys or ECS service names: nothing secret
     level                  = "ALL"
   }
 
