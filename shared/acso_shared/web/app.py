@@ -21,6 +21,7 @@ from acso_shared.web.middlewares import (
     text_middleware,
 )
 from acso_shared.web.openapi import build_openapi
+from acso_shared.web.protocol import install_json_protocol_errors
 
 Middleware = Callable[..., Any]
 
@@ -96,6 +97,7 @@ def build_service_app(
         *extra_middlewares,
     ]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    install_json_protocol_errors(app)
     app[RUNTIME] = runtime
     app[AGENT_NAME] = runtime.agent.value
     app[SERVICE_VERSION] = runtime.version

@@ -126,3 +126,14 @@ async def test_a_wrong_method_is_405_with_allow_after_authentication(stack: Test
     assert delete.status == 405
     assert anonymous.status == 401
     assert "Allow" not in anonymous.headers
+
+
+async def test_an_over_long_request_line_or_header_gets_the_json_error_body(stack: TestStack) -> None:
+    async with running(service_app(stack, Agent.INCIDENT_RESPONSE)) as client:
+        long_line = await call(client, "GET", f"/v1/incidents?assignee={'a' * 9000}", headers=stack.auth("analyst"))
+        long_header = await call(client, "GET", "/v1/incidents", headers={**stack.auth("analyst"), "X-Pad": "b" * 9000})
+
+    for answer in (long_line, long_header):
+        assert answer.status == 400
+        body = await _error(answer)
+        assert body["code"] == "request_line_too_long"
