@@ -39,7 +39,7 @@ from acso_shared.errors import Invalid
 from acso_shared.hunting.behaviour import NewBehaviour
 from acso_shared.hunting.compiled import EventRule
 from acso_shared.hunting.correlation import CorrelationRule, CorrelationType
-from acso_shared.hunting.fields import EventView
+from acso_shared.hunting.fields import ABSENT, EventView, plain_text
 from acso_shared.hunting.models import Level, RuleKind, RuleMeta
 from acso_shared.hunting.values import (
     Leaf,
@@ -333,7 +333,24 @@ def _merge_or(leaves: list[Leaf]) -> Predicate:
 
 def _membership(field: str, cased: bool, values: frozenset[str]) -> Predicate:
     getter: Callable[[EventView, str], tuple[str, ...]] = EventView.texts if cased else EventView.lowered
-    return lambda ev: not values.isdisjoint(getter(ev, field))
+    read = plain_text(field)
+    if cased:
+
+        def cased_member(ev: EventView) -> bool:
+            text = read(ev.record)
+            if text is ABSENT:
+                return False
+            return text in values if text is not None else not values.isdisjoint(getter(ev, field))
+
+        return cased_member
+
+    def member(ev: EventView) -> bool:
+        text = read(ev.record)  # one string, the usual shape: no cache, no tuple
+        if text is ABSENT:
+            return False
+        return text.lower() in values if text is not None else not values.isdisjoint(getter(ev, field))
+
+    return member
 
 
 def _required_values(node: ConditionNode, field: str) -> frozenset[str] | None:

@@ -387,7 +387,10 @@ def _suppression_key(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
         identity.get("accountId"),
         record.get("sourceIPAddress"),
     )
-    return key if all(v is None or type(v) is str for v in key) else None
+    for value in key:
+        if value is not None and type(value) is not str:
+            return None
+    return key
 
 
 def builtin_rule_texts() -> dict[str, str]:

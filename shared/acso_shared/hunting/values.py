@@ -38,7 +38,7 @@ from sigma.types import (
     TimestampPart,
 )
 
-from acso_shared.hunting.fields import EventView
+from acso_shared.hunting.fields import ABSENT, EventView, plain_text
 
 Predicate = Callable[[EventView], bool]
 TextTest = Callable[[str], bool]
@@ -104,7 +104,14 @@ def _string_leaf(field: str, value: SigmaString) -> Leaf:
 
         return Leaf(cased_pred, (field, True, literal) if literal is not None else None)
 
+    read = plain_text(field)
+
     def pred(ev: EventView) -> bool:
+        text = read(ev.record)
+        if text is ABSENT:
+            return False
+        if text is not None:
+            return test(text.lower())
         return any(test(s) for s in ev.lowered(field))
 
     return Leaf(pred, (field, False, literal) if literal is not None else None)
