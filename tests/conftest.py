@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.securityhub import FakeSecurityHub, start_securityhub
 from tests.support.background import BackgroundLoop
 from tests.support.containers import start_container_stack
 from tests.support.itsm import ItsmFakes
@@ -69,12 +70,24 @@ def itsm() -> Iterator[ItsmFakes]:
 
 
 @pytest.fixture(scope="session")
-def system(itsm: ItsmFakes) -> Iterator[RunningSystem]:
+def securityhub(itsm: ItsmFakes) -> FakeSecurityHub:
+    """Security Hub's BatchUpdateFindings, which moto lacks, served beside the ITSM fakes for the session."""
+    return itsm.background.enter(start_securityhub())
+
+
+@pytest.fixture(scope="session")
+def system(itsm: ItsmFakes, securityhub: FakeSecurityHub) -> Iterator[RunningSystem]:
     """The whole local system as `make run` starts it, on free ports, once per session, with the
-    ITSM fakes configured as an operator would configure real ServiceNow and Jira."""
+    ITSM fakes configured as an operator would configure real ServiceNow and Jira, and Security Hub
+    calls going to the Security Hub fake."""
     work_dir = make_work_dir("acso-e2e-")
     # Short approval expiry and sweeps so the expiry path is observable within a test.
-    service_env = {"ACSO_APPROVAL_TTL_S": "20", "ACSO_SWEEP_INTERVAL_S": "1", **itsm.service_env()}
+    service_env = {
+        "ACSO_APPROVAL_TTL_S": "20",
+        "ACSO_SWEEP_INTERVAL_S": "1",
+        "ACSO_AWS_SERVICE_ENDPOINTS": json.dumps({"securityhub": securityhub.url}),
+        **itsm.service_env(),
+    }
     try:
         for running in start_system(work_dir, {"ACSO_SERVICE_ENV": json.dumps(service_env)}):
             itsm.connect(running)
