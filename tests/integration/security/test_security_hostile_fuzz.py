@@ -3,8 +3,9 @@ operation of each service's OpenAPI document gets path, query and JSON-body valu
 corpus of what breaks backends (NUL, lone surrogates, 1e308 and 1e999, deep nesting, 100 kB
 strings, unicode look-alikes in identifiers, wrong types), and the alert route gets every alert
 fixture (GuardDuty raw and EventBridge, Security Hub ASFF, OCSF, Splunk, generic) with one hostile
-value planted at one of its leaves. The assertion: never a 5xx, and every error is the JSON
-error body.
+value planted at one of its leaves. The assertions: never a 5xx, every error is the JSON error
+body, and never a half-written record: when every request to a mutating route was refused, no row
+of the service's database changed (the audit log aside, which records refusals on purpose).
 
 Hypothesis runs derandomized (the same examples on every run) with a bounded number per
 operation, so the campaign is deterministic and stays within about a minute. Requests go over
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +27,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from acso_shared.db import Database
 from acso_shared.resources import Agent
 from tests.integration.security.support_security import service_app
 from tests.support.apps import running
@@ -158,18 +161,59 @@ def _fuzz_operation(
     run()
 
 
-def _fuzz_routes(document: dict[str, Any], base_url: str, headers: dict[str, str]) -> list[str]:
+class _Statuses(requests.Session):
+    """A session that remembers the status of every response (to tell whether anything succeeded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: list[int] = []
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = super().request(*args, **kwargs)
+        self.statuses.append(response.status_code)
+        return response
+
+
+def _fuzz_routes(
+    document: dict[str, Any], base_url: str, headers: dict[str, str], rows: Callable[[], dict[str, int]]
+) -> list[str]:
     failures: list[str] = []
-    session = requests.Session()
+    session = _Statuses()
     for method, path, operation in _operations(document):
         query_names = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
         fields = _body_fields(document, operation)
         has_body = "requestBody" in operation or method in ("POST", "PATCH", "PUT")
+        before = rows() if method != "GET" else {}
+        session.statuses.clear()
         try:
             _fuzz_operation(session, base_url, headers, method, path, query_names, fields, has_body)
         except Exception as err:
             failures.append(f"{method} {path}: {str(err)[:600]}")
+            continue
+        if method != "GET" and all(status >= 400 for status in session.statuses):
+            after = rows()
+            changed = {t: (before.get(t), n) for t, n in after.items() if before.get(t) != n}
+            if changed:
+                failures.append(f"{method} {path}: refused every request, yet rows changed: {changed}")
     return failures
+
+
+_ROW_COUNTS = """
+SELECT table_name FROM information_schema.tables
+WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+  AND table_name NOT LIKE 'audit%' AND table_name NOT LIKE '%migrations%'
+"""
+
+
+def _row_counter(loop: asyncio.AbstractEventLoop, db: Database) -> Callable[[], dict[str, int]]:
+    """Row counts of every table, read on the test's loop from the fuzzing thread."""
+
+    async def count() -> dict[str, int]:
+        tables = [r["table_name"] for r in await db.fetch(_ROW_COUNTS)]
+        # Table names come from the catalog, not from a request.
+        return {t: int(await db.fetchval(f'SELECT count(*) FROM "{t}"')) for t in tables}  # noqa: S608
+
+    return lambda: asyncio.run_coroutine_threadsafe(count(), loop).result(timeout=30)
 
 
 def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -226,10 +270,16 @@ def _fuzz_alerts(base_url: str, headers: dict[str, str]) -> list[str]:
 async def test_hostile_values_on_every_route_never_get_a_5xx_or_a_non_json_error(
     stack: TestStack, agent: Agent
 ) -> None:
-    async with running(service_app(stack, agent)) as client:
-        document = await (await client.get("/openapi.json")).json()
-        base_url = str(client.make_url("")).rstrip("/")
-        failures = await asyncio.to_thread(_fuzz_routes, document, base_url, stack.auth("admin"))
+    db = Database(stack.database_url)
+    await db.connect()
+    try:
+        async with running(service_app(stack, agent)) as client:
+            document = await (await client.get("/openapi.json")).json()
+            base_url = str(client.make_url("")).rstrip("/")
+            rows = _row_counter(asyncio.get_running_loop(), db)
+            failures = await asyncio.to_thread(_fuzz_routes, document, base_url, stack.auth("admin"), rows)
+    finally:
+        await db.close()
     assert failures == [], "\n".join(failures)
 
 
