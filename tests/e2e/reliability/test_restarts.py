@@ -248,7 +248,9 @@ async def test_an_emulator_that_could_not_save_means_a_fresh_start_with_a_reset_
     system = launches.running()
     _, incident_id = await open_incident_on_new_instance(system, http)
     state = json.loads((system.data_dir / "run" / "state.json").read_text())
-    os.kill(int(state["emulator_pid"]), signal.SIGKILL)  # gone without saving
+    # Everything dies at once, as in a crash: the emulator is gone without saving.
+    for pid in [int(state["emulator_pid"]), *system.pids().values()]:
+        os.kill(pid, signal.SIGKILL)
     launches.kill()
 
     system = launches.start()
