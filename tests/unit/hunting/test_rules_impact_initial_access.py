@@ -275,6 +275,28 @@ CASES: dict[str, list[Case]] = {
             "root creates a user",
             record("iam.amazonaws.com", "CreateUser", {"userName": "backup-admin"}, identity=root()),
         ),
+        fires("root reads with an access key", record(S3, "ListBuckets", None, identity=root(), read_only=True)),
+        fires(
+            "root changes something in the console",
+            record(
+                "iam.amazonaws.com",
+                "DeactivateMFADevice",
+                {"userName": "root"},
+                identity=root(),
+                sessionCredentialFromConsole="true",
+            ),
+        ),
+        silent(
+            "the pages a root console session reads",
+            record(
+                "ce.amazonaws.com",
+                "GetCostAndUsage",
+                {},
+                identity=root(),
+                read_only=True,
+                sessionCredentialFromConsole="true",
+            ),
+        ),
         silent(
             "a service acting as root",
             record(
