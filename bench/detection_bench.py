@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = ["yes" if technique in runs[n]["detected"] else "**no**" for n in names]  # type: ignore[operator]
         print(f"| {technique} | " + " | ".join(cells) + " |")
     print()
-    print(
-        "| pack | rules | techniques detected | event precision | event recall | flagged | false positives |"
-    )
+    print("| pack | rules | techniques detected | event precision | event recall | flagged | false positives |")
     print("|---|---|---|---|---|---|---|")
     for name in names:
         r = runs[name]
