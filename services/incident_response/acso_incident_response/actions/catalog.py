@@ -90,6 +90,36 @@ ACTIONS: dict[str, ActionType] = {
 }
 
 
+#: What the scope guard's tag reads need, per target kind (besides the actions' own `iam_actions`).
+SCOPE_GUARD_IAM: dict[TargetKind, tuple[str, ...]] = {
+    TargetKind.EC2_INSTANCE: ("ec2:DescribeInstances",),
+    TargetKind.IAM_USER: ("iam:ListUserTags",),
+    TargetKind.IAM_ACCESS_KEY: ("iam:GetAccessKeyLastUsed", "iam:ListUserTags"),
+    TargetKind.S3_BUCKET: ("s3:GetBucketTagging",),
+    TargetKind.S3_OBJECT: ("s3:GetObjectTagging", "s3:GetBucketTagging"),
+    TargetKind.ECS_TASK: ("ecs:DescribeTasks", "ecs:DescribeClusters"),
+    TargetKind.EKS_CLUSTER: ("eks:DescribeCluster",),
+    TargetKind.RDS_INSTANCE: ("rds:DescribeDBInstances",),
+    TargetKind.RDS_CLUSTER: ("rds:DescribeDBClusters",),
+    TargetKind.RDS_SNAPSHOT: ("rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"),
+    TargetKind.LAMBDA_FUNCTION: ("lambda:GetFunction",),
+    TargetKind.SECURITY_GROUP: ("ec2:DescribeSecurityGroups",),
+    TargetKind.VPC: ("ec2:DescribeVpcs",),
+    TargetKind.SUBNET: ("ec2:DescribeSubnets",),
+    TargetKind.CLOUDTRAIL_TRAIL: ("cloudtrail:GetTrail", "cloudtrail:ListTags"),
+    TargetKind.KMS_KEY: ("kms:ListResourceTags",),
+    TargetKind.SNS_TOPIC: ("sns:ListTagsForResource",),
+    TargetKind.SQS_QUEUE: ("sqs:GetQueueUrl", "sqs:ListQueueTags"),
+}
+
+
+def iam_needs() -> dict[str, tuple[str, ...]]:
+    """Every IAM action incident response's actions and scope guard need, by what needs it."""
+    needs = {name: action.iam_actions for name, action in ACTIONS.items()}
+    needs |= {f"scope guard ({kind.value})": iam for kind, iam in SCOPE_GUARD_IAM.items()}
+    return needs
+
+
 async def resource_tags(ctx: ActionContext, target: Target) -> dict[str, str]:
     """The target's live tags, which the scope guard reads for the protected tag.
 
