@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,10 +62,16 @@ def test_a_second_run_says_the_system_is_already_running(system: RunningSystem) 
     assert "already running" in (result.stdout + result.stderr)
 
 
-def test_the_launcher_names_the_emulator_account_as_the_one_containment_may_act_in(system: RunningSystem) -> None:
+def test_the_launcher_names_the_emulator_account_as_the_one_containment_may_act_in(
+    system: RunningSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Outside ACSO_ENV=local there is no default allow-list: the launcher sets it explicitly."""
+    from acso_incident_response.settings import Settings
+
     pid = system.pids()["incident_response"]
     environ = dict(
         item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
     )
-    assert json.loads(environ["ACSO_ALLOWED_ACCOUNT_IDS"]) == ["123456789012"]
+    # Read as incident response reads it, outside ACSO_ENV=local where nothing would default it.
+    monkeypatch.setenv("ACSO_ALLOWED_ACCOUNT_IDS", environ["ACSO_ALLOWED_ACCOUNT_IDS"])
+    assert Settings(env="staging").allowed_account_ids == ("123456789012",)
