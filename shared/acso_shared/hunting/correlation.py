@@ -74,7 +74,7 @@ class CorrelationRule:
             fields = self.group_fields[base.meta.id]
             single = fields[0] if len(fields) == 1 else None
             for match in matches.get(base.meta.id, ()):
-                view = match if type(match) is EventView else EventView(match)
+                view = match if isinstance(match, EventView) else EventView(match)
                 record = view.record
                 stamp = record.get("eventTime")
                 time = times.get(stamp, _UNPARSED) if type(stamp) is str else _UNPARSED
