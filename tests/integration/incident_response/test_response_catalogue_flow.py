@@ -317,3 +317,34 @@ async def test_an_s3_2_finding_blocks_public_access_and_reverts(
         await _revert(client, stack, incident_id, _action(first, "remediate")["id"])
         with pytest.raises(Exception, match="NoSuchPublicAccessBlockConfiguration"):
             await s3.get_public_access_block(Bucket=name)
+
+
+async def test_a_dry_run_previews_the_remediation_and_changes_neither_the_group_nor_the_finding(
+    stack: TestStack, aws: AwsClientFactory, hub: FakeSecurityHub
+) -> None:
+    vpc, _ = await vpc_with_subnet(aws)
+    group = await security_group(aws, vpc, [WORLD_RDP, WORLD_HTTPS])
+    finding, alert = _control_finding(group)
+    await _seed(aws, hub, finding)
+    request = response_request(alert)
+    incident_id = request.payload["incident_id"]
+    app = create_app(_settings(stack, hub, dry_run=True))
+    async with running(app) as client:
+        await _send(app, request)
+        done = await _until(client, stack, incident_id, lambda i: set(_statuses(i).values()) == {"succeeded"})
+        remediate = _action(done, "remediate")
+        assert remediate["dry_run"] is True
+        # What would be revoked is the state read before: the world-open RDP rule, not HTTPS.
+        assert remediate["before_state"]["open"] == [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 3389,
+                "ToPort": 3389,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                "Ipv6Ranges": [],
+            }
+        ]
+        assert "high-risk ports" in remediate["after_state"]["would"]
+        assert ("tcp", 3389, 3389, "0.0.0.0/0") in await ingress_of(aws, group)
+        assert hub.finding(finding["Id"])["Workflow"] == {"Status": "NEW"}
+        assert not [r for r in hub.requests if r["operation"] == "BatchUpdateFindings"]
