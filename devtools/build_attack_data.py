@@ -16,8 +16,9 @@ technique the AWS overlay maps. Ids, names, tactics, platforms and data componen
 The AWS mapping of each technique is a list of `(eventSource, eventName)` pairs that really
 exist: an event name counts for an event source only when that service's API (botocore's service
 models) has the operation, or it is one of the few CloudTrail events outside any API (console
-sign-in). Pairs come from MITRE's own analytics first (the `AWS:CloudTrail` log sources of the
-detection strategies that detect the technique) and then from aws_overlay.json, ACSO's mapping.
+sign-in). Pairs come from the built-in rules' ATT&CK tags (the pairs a rule watches, for the techniques it
+is tagged with), MITRE's own analytics (the `AWS:CloudTrail` log sources of the detection
+strategies that detect the technique) and aws_overlay.json, ACSO's mapping.
 Overlay ids that ATT&CK no longer has are reported, so a rename or revocation is noticed.
 """
 
@@ -29,6 +30,7 @@ import json
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -166,9 +168,43 @@ def sources_for(name: str, preferred: list[str]) -> list[str]:
     return owners if len(owners) == 1 else []
 
 
-def _aws(overlay: dict[str, Any] | None, published: list[str]) -> dict[str, Any] | None:
+def rule_pairs(texts: dict[str, str] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Technique id -> the (eventSource, eventName) pairs the built-in rules tagged with it watch.
+
+    A pair comes from one selection of a rule that names both fields (a selection is what the
+    rule means together), and is kept only if it exists."""
+    import yaml
+
+    from acso_shared.hunting.pack import builtin_rule_texts
+
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for text in (texts if texts is not None else builtin_rule_texts()).values():
+        for document in yaml.safe_load_all(text):
+            if not isinstance(document, dict) or not isinstance(document.get("detection"), dict):
+                continue
+            tags = [str(t).lower() for t in document.get("tags", [])]
+            techniques = [
+                t.removeprefix("attack.").upper() for t in tags if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t)
+            ]
+            for selection in document["detection"].values():
+                if not isinstance(selection, dict):
+                    continue
+                sources, names = selection.get("eventSource"), selection.get("eventName")
+                if sources is None or names is None:
+                    continue
+                for source in sources if isinstance(sources, list) else [sources]:
+                    for name in names if isinstance(names, list) else [names]:
+                        if real_pair(str(source), str(name)):
+                            for technique in techniques:
+                                out[technique].append((str(source), str(name)))
+    return out
+
+
+def _aws(
+    overlay: dict[str, Any] | None, published: list[str], ruled: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any] | None:
     sources = list(overlay["event_sources"]) if overlay else []
-    origins: dict[tuple[str, str], list[str]] = {}
+    origins: dict[tuple[str, str], list[str]] = {pair: ["rule"] for pair in ruled}
     for origin, names in (("attack", published), ("acso", list(overlay["event_names"]) if overlay else [])):
         for name in names:
             for source in sources_for(name, sources):
@@ -192,9 +228,15 @@ def _aws(overlay: dict[str, Any] | None, published: list[str]) -> dict[str, Any]
 
 
 def build(
-    bundle: dict[str, Any], overlay: dict[str, Any], platforms: set[str], source_note: str
+    bundle: dict[str, Any],
+    overlay: dict[str, Any],
+    platforms: set[str],
+    source_note: str,
+    rules: dict[str, list[tuple[str, str]]] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The catalog document and the overlay ids missing from the bundle."""
+    """The catalog document and the overlay ids missing from the bundle. `rules` maps technique
+    ids to the pairs the built-in rules tagged with them watch (`rule_pairs()`)."""
+    ruled = rules or {}
     objects: list[dict[str, Any]] = bundle.get("objects", [])
     by_id = {o["id"]: o for o in objects}
     version = next((str(o.get("x_mitre_version")) for o in objects if o.get("type") == "x-mitre-collection"), "unknown")
@@ -236,7 +278,7 @@ def build(
             continue
         tid = _attack_id(obj)
         obj_platforms = list(obj.get("x_mitre_platforms", []))
-        if tid is None or (tid not in mapped and not platforms.intersection(obj_platforms)):
+        if tid is None or (tid not in mapped and tid not in ruled and not platforms.intersection(obj_platforms)):
             continue
         parent = by_id.get(parents.get(obj["id"], ""))
         techniques.append(
@@ -254,7 +296,7 @@ def build(
                 "platforms": obj_platforms,
                 "data_components": sorted(components.get(obj["id"], set())),
                 "url": "https://attack.mitre.org/techniques/" + tid.replace(".", "/") + "/",
-                "aws": _aws(mapped.get(tid), published.get(obj["id"], [])),
+                "aws": _aws(mapped.get(tid), published.get(obj["id"], []), ruled.get(tid, [])),
             }
         )
     techniques.sort(key=lambda t: _id_key(t["id"]))
@@ -372,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle = json.loads(raw)
         note = f"built from {args.bundle.name} sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
     platforms = set(args.platform or ["IaaS"])
-    doc, missing = build(bundle, json.loads(args.overlay.read_text()), platforms, note)
+    doc, missing = build(bundle, json.loads(args.overlay.read_text()), platforms, note, rule_pairs())
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {len(doc['techniques'])} techniques, ATT&CK {doc['attack']['version']}, to {args.out}")
     for tid in missing:

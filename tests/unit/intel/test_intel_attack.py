@@ -7,7 +7,7 @@ import pytest
 
 from acso_shared.errors import NotFound
 from acso_threat_hunter.attack.catalog import TECHNIQUE_ID, load_catalog
-from devtools.build_attack_data import build, event_names, real_pair
+from devtools.build_attack_data import build, event_names, real_pair, rule_pairs
 
 pytestmark = pytest.mark.unit
 
@@ -39,12 +39,20 @@ def test_sub_techniques_are_displayed_with_their_parent_name():
     assert load_catalog().technique("T1078.004").display_name == "Valid Accounts: Cloud Accounts"
 
 
-def test_a_cloudtrail_event_maps_to_the_published_techniques_first_most_specific_first():
+def test_a_cloudtrail_event_maps_to_rule_tags_first_then_the_published_techniques_most_specific_first():
     found = [t.id for t in load_catalog().for_cloudtrail_event("cloudtrail.amazonaws.com", "StopLogging")]
-    # MITRE's ATT&CK 18.1 analytics name StopLogging for T1562.001 (and T1562, T1211); ACSO's overlay adds T1562.008
-    assert found[0] == "T1562.001"
-    assert {"T1562.001", "T1562.008"} <= set(found)
+    # the built-in trail rule is tagged T1562.008; MITRE's ATT&CK 18.1 analytics name StopLogging
+    # for T1562.001, T1562 and T1211
+    assert found[0] == "T1562.008"
+    assert found[1] == "T1562.001"
     assert found.index("T1562.001") < found.index("T1562")
+
+
+def test_the_built_in_rules_contribute_the_pairs_they_watch_for_their_tags():
+    pairs = rule_pairs()
+    assert ("cloudtrail.amazonaws.com", "StopLogging") in pairs["T1562.008"]
+    assert ("secretsmanager.amazonaws.com", "BatchGetSecretValue") in pairs["T1555.006"]
+    assert all(real_pair(s, n) for found in pairs.values() for s, n in found)
 
 
 def test_the_shipped_catalog_is_mitres_attack_18_1_from_the_package():

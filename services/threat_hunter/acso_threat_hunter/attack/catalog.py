@@ -25,7 +25,8 @@ class AwsEvent(BaseModel):
 
     event_source: str
     event_name: str
-    # "attack": MITRE's analytics name the event for the technique; "acso": ACSO's overlay does
+    # "rule": a built-in rule watching the event is tagged with the technique; "attack": MITRE's
+    # analytics name the event for the technique; "acso": ACSO's overlay does
     from_: list[str] = Field(alias="from", default_factory=list)
 
 
@@ -89,7 +90,9 @@ class AttackCatalog:
                 continue
             for event in tech.aws.events:
                 origins = set(event.from_)
-                rank = 0 if {"attack", "acso"} <= origins else 1 if "attack" in origins else 2
+                rank = (
+                    0 if "rule" in origins else 1 if {"attack", "acso"} <= origins else 2 if "attack" in origins else 3
+                )
                 self._by_event[(event.event_source, event.event_name)].append((rank, tech))
 
     def __len__(self) -> int:
@@ -118,9 +121,9 @@ class AttackCatalog:
         return [t for t in items if shortname in t.tactics]
 
     def for_cloudtrail_event(self, event_source: str, event_name: str) -> list[Technique]:
-        """Techniques a CloudTrail record (`eventSource`, `eventName`) can be evidence of: those both
-        MITRE's analytics and ACSO's overlay name first, then MITRE's, then ACSO's; within each, the
-        most specific first. A rule's own ATT&CK tags, when a rule matched, come before all of these."""
+        """Techniques a CloudTrail record (`eventSource`, `eventName`) can be evidence of: the tags of
+        the built-in rules that watch the event first, then what both MITRE's analytics and ACSO's
+        overlay name, then MITRE's, then ACSO's; within each, the most specific first."""
         found = self._by_event.get((event_source, event_name), [])
         ranked = sorted(found, key=lambda rt: (rt[0], not rt[1].is_subtechnique, rt[1].id))
         return [tech for _, tech in ranked]
