@@ -180,3 +180,14 @@ def test_the_build_maps_mitre_analytics_cloudtrail_channels_to_real_pairs_only()
         ("cloudtrail.amazonaws.com", "StopLogging", ["attack"]),
         ("cloudtrail.amazonaws.com", "DeleteTrail", ["attack"]),
     ]
+
+
+def test_the_shipped_catalog_is_current_with_the_built_in_rules():
+    # a rule added or retagged without `python devtools/build_attack_data.py` fails here
+    catalog = {t.id: t for t in load_catalog().techniques()}
+    for technique, pairs in rule_pairs().items():
+        assert technique in catalog, technique
+        aws = catalog[technique].aws
+        assert aws is not None, technique
+        shipped = {(e.event_source, e.event_name) for e in aws.events if "rule" in e.from_}
+        assert set(pairs) <= shipped, technique
