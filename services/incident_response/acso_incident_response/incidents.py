@@ -60,6 +60,7 @@ def action_of(row: asyncpg.Record) -> Action:
         id=row["id"],
         incident_id=row["incident_id"],
         playbook=row["playbook"],
+        alert_id=row["alert_id"],
         step=row["step"],
         action_type=row["action_type"],
         target=row["target"],

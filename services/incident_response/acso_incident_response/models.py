@@ -110,6 +110,7 @@ class Action(_Wire):
     id: str
     incident_id: str
     playbook: str
+    alert_id: str | None = Field(default=None, description="The alert whose response planned it")
     step: str
     action_type: str
     target: str
