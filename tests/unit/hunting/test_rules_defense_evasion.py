@@ -130,6 +130,16 @@ CASES: dict[str, list[Case]] = {
                 managementEvent=False,
             ),
         ),
+        fires(
+            "batch delete in the console's default trail bucket",
+            record(
+                S3,
+                "DeleteObjects",
+                {"bucketName": f"aws-cloudtrail-logs-{ACCOUNT}-3f1a2b4c", "delete": ""},
+                eventCategory="Data",
+                managementEvent=False,
+            ),
+        ),
         silent(
             "ninety-day retention",
             record(

@@ -297,6 +297,14 @@ CASES: dict[str, list[Case]] = {
                 {"functionName": "billing", "layers": [f"arn:aws:lambda:us-east-1:{FOREIGN_ACCOUNT}:layer:ext:1"]},
             ),
         ),
+        fires(
+            "layer version published",
+            record(
+                LAMBDA,
+                "PublishLayerVersion20181031",
+                {"layerName": "ext", "content": {"zipFile": "<sensitiveDataRemoved>"}},
+            ),
+        ),
         silent(
             "timeout changed",
             record(LAMBDA, "UpdateFunctionConfiguration20150331v2", {"functionName": "billing", "timeout": 30}),
