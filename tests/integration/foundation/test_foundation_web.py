@@ -17,7 +17,8 @@ async def test_health_readiness_and_openapi_are_public(stack: TestStack) -> None
         assert (await client.get("/healthz")).status == 200
         ready = await client.get("/readyz")
         assert ready.status == 200
-        assert (await ready.json())["checks"] == {"database": True, "task_queue": True, "consumers": True}
+        checks = (await ready.json())["checks"]
+        assert checks == {"database": True, "task_queue": True, "consumers": True, "signing_keys": True}
         document = await (await client.get("/openapi.json")).json()
         assert document["openapi"].startswith("3.")
 
