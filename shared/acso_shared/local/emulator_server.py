@@ -80,8 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.serve_forever()
     finally:
         if args.state is not None:
-            emulator_state.save(args.state)
-            print(f"[acso-emulator] state saved to {args.state}", flush=True)
+            try:
+                emulator_state.save(args.state)
+            except Exception as err:  # a service whose objects do not pickle: say so at the next start
+                emulator_state.record_failure(args.state, f"{type(err).__name__}: {err}")
+                print(f"[acso-emulator] could not save the state: {err}", flush=True)
+            else:
+                print(f"[acso-emulator] state saved to {args.state}", flush=True)
     return 0
 
 

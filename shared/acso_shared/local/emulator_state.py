@@ -127,6 +127,17 @@ def save(path: Path) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+    _failure_path(path).unlink(missing_ok=True)
+
+
+def _failure_path(path: Path) -> Path:
+    return path.with_suffix(".error")
+
+
+def record_failure(path: Path, reason: str) -> None:
+    """Note why no snapshot was written, for the next start to say."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _failure_path(path).write_text(reason)
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,11 @@ class RestoreResult:
 def restore(path: Path) -> RestoreResult:
     """Put a snapshot back into moto's backends; the file is consumed (a later crash cannot reuse it)."""
     if not path.exists():
+        failure = _failure_path(path)
+        if failure.exists():
+            reason = f"the emulator could not save its state when it stopped ({failure.read_text().strip()})"
+            failure.unlink()
+            return RestoreResult(False, reason)
         return RestoreResult(False, "no saved emulator state")
     try:
         with path.open("rb") as source:

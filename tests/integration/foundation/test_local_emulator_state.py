@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from acso_shared.aws.clients import AwsClientFactory
+from acso_shared.local import emulator_state
 from acso_shared.local.emulator import MotoServer
 from acso_shared.local.processes import (
     free_port,
@@ -155,6 +156,17 @@ def test_an_unreadable_snapshot_means_a_fresh_emulator_and_says_why(work_dir: Pa
     server.stop()
     assert server.restore["restored"] is False
     assert "could not be read" in str(server.restore["reason"])
+
+
+def test_a_snapshot_that_could_not_be_written_is_named_as_the_reason_for_a_fresh_start(work_dir: Path) -> None:
+    state = work_dir / "emulator" / "state.pickle"
+    emulator_state.record_failure(state, "TypeError: cannot pickle 'generator' object")
+
+    result = emulator_state.restore(state)
+
+    assert result.restored is False
+    assert "could not save its state when it stopped (TypeError: cannot pickle 'generator' object)" in result.reason
+    assert emulator_state.restore(state).reason == "no saved emulator state"  # said once
 
 
 def _sleeper() -> list[str]:
