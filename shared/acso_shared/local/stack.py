@@ -198,9 +198,11 @@ class LocalStack:
             print(f"[acso] emulator state restored from the last run ({self.settings.emulator_state_path})", flush=True)
             if not self.settings.fresh:
                 return
-        if not asyncio.run(has_acso_schema(self.database_url)):
-            return  # an empty database: nothing in it can name a resource the emulator lost
         why = "FRESH was asked for" if self.settings.fresh else str(restore.get("reason", "no saved state"))
+        if not asyncio.run(has_acso_schema(self.database_url)):
+            # An empty database: nothing in it can name a resource the emulator lost.
+            print(f"[acso] the emulator starts fresh ({why}), and so does the empty database.", flush=True)
+            return
         if self.postgres is not None:
             print(
                 f"[acso] the emulator starts fresh ({why}): resetting the database with it "
@@ -424,6 +426,8 @@ def _banner(stack: LocalStack, elapsed: float) -> str:
         "Get a token for a demo user (roles: analyst, responder, it_operator, executive, admin):",
         "  TOKEN=$(make token ROLE=responder)",
         f'  curl -H "Authorization: Bearer $TOKEN" {stack.services[Agent.SUPERVISOR].url}/v1/agents',
+        "",
+        "The README walkthrough (alert, incident, approval, containment): make demo",
         "",
         f"Logs: {stack.logs_dir}/   Stop: Ctrl-C",
     ]
