@@ -389,3 +389,33 @@ async def test_a_new_behaviour_rule_fires_once_per_key_across_hunts_with_its_sta
     assert [h["event_ids"] for h in first["hits"]] == [[first_batch[0]["eventID"]]]
     assert [h["event_ids"] for h in second["hits"]] == [[second_batch[1]["eventID"]]]
     assert [json.loads(r["key"])[1] for r in remembered] == ["ap-southeast-3", "us-east-1"]
+
+
+async def test_acso_rules_import_stores_a_pack_folder_the_threat_hunter_then_lists(
+    stack: TestStack, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = f"cli-{uuid.uuid4().hex[:6]}"
+    rule_id = str(uuid.uuid4())
+    folder = tmp_path / "sigma"
+    (folder / "rules" / "cloud" / "aws" / "cloudtrail").mkdir(parents=True)
+    (folder / "version.txt").write_text("r2026-12-01")
+    (folder / "rules" / "cloud" / "aws" / "cloudtrail" / "a.yml").write_text(
+        COMMUNITY_RULE.format(id=rule_id, user="nobody")
+    )
+    (folder / "rules" / "windows.yml").write_text(WINDOWS_RULE.format(id=uuid.uuid4()))
+    monkeypatch.setenv("ACSO_DATABASE_URL", stack.database_url)
+    out = io.StringIO()
+    import argparse
+
+    from acso_shared.hunting.cli import cmd_rules_import
+
+    args = argparse.Namespace(path=folder, pack=pack, pack_version=None, disabled=False, dry_run=False)
+    code = await asyncio.to_thread(cmd_rules_import, args, out)
+    async with hunter(stack) as (client, _):
+        listed = await (await client.get(f"/v1/rules?pack={pack}", headers=stack.auth("analyst"))).json()
+    assert code == 0, out.getvalue()
+    assert '"imported": 1' in out.getvalue()
+    assert '"skipped": 1' in out.getvalue()
+    assert [(r["id"], r["pack_version"], r["file"]) for r in listed["items"]] == [
+        (rule_id, "r2026-12-01", "rules/cloud/aws/cloudtrail/a.yml")
+    ]
