@@ -280,6 +280,20 @@ CASES: dict[str, list[Case]] = {
             ),
         ),
     ],
+    "ec2_suspicious_key_pair.yml": [
+        fires("created as xg1", record(EC2, "CreateKeyPair", {"keyName": "xg1", "keyType": "rsa", "keyFormat": "pem"})),
+        fires(
+            "imported as temp_key_pair",
+            record(EC2, "ImportKeyPair", {"keyName": "temp_key_pair", "publicKeyMaterial": "<sensitiveDataRemoved>"}),
+        ),
+        silent(
+            "a team's own key name", record(EC2, "CreateKeyPair", {"keyName": "web-prod-2026", "keyType": "ed25519"})
+        ),
+        silent(
+            "the suspicious name looked up",
+            record(EC2, "DescribeKeyPairs", {"keySet": {"items": [{"keyName": "xg1"}]}}),
+        ),
+    ],
     "lambda_code_or_layer_changed.yml": [
         fires(
             "code overwritten",
