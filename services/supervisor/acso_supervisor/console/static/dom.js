@@ -78,3 +78,14 @@ export function toast(message, kind) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { el.textContent = ""; el.className = ""; }, 6000);
 }
+
+// Re-rendering replaces elements: keep the keyboard focus on the element with the same id.
+export function keepFocus(render) {
+  const active = document.activeElement;
+  const id = active && active.id && active !== document.body ? active.id : null;
+  render();
+  if (id && document.activeElement !== active) {
+    const again = document.getElementById(id);
+    if (again) again.focus({ preventScroll: true });
+  }
+}

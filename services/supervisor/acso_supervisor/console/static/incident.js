@@ -3,7 +3,7 @@
 // says something about it.
 
 import { api, can } from "/console/api.js";
-import { badge, fmtTime, h, json, kv, money, section, table, toast } from "/console/dom.js";
+import { badge, fmtTime, h, json, keepFocus, kv, money, section, table, toast } from "/console/dom.js";
 import { incidentOf, stream } from "/console/stream.js";
 import { slaCell, tickSla } from "/console/queue.js";
 
@@ -92,6 +92,7 @@ export function approvalControls(approval, onDone) {
   }
   if (!can("approvals.decide")) return h("span", { class: "muted" }, "waiting for a responder");
   const comment = h("input", { id: `comment-${approval.id}`, "aria-label": "Comment", placeholder: "comment", size: 20 });
+  comment.value = (document.getElementById(`comment-${approval.id}`) || {}).value || "";
   async function decide(decision, button) {
     button.disabled = true;
     try {
@@ -105,8 +106,8 @@ export function approvalControls(approval, onDone) {
     }
   }
   return h("span", { class: "decide" }, comment,
-    h("button", { type: "button", class: "approve", onclick: (e) => decide("approve", e.target) }, "Approve"),
-    h("button", { type: "button", class: "reject secondary", onclick: (e) => decide("reject", e.target) }, "Reject"));
+    h("button", { type: "button", id: `approve-${approval.id}`, class: "approve", onclick: (e) => decide("approve", e.target) }, "Approve"),
+    h("button", { type: "button", id: `reject-${approval.id}`, class: "reject secondary", onclick: (e) => decide("reject", e.target) }, "Reject"));
 }
 
 function approvalsSection(inc, reload, follow) {
@@ -124,11 +125,13 @@ function commentsSection(inc, reload) {
   let form = "";
   if (can("incidents.comment")) {
     const text = h("textarea", { id: "comment-text", rows: 2, cols: 60, required: true, "aria-label": "New comment" });
+    text.value = (document.getElementById("comment-text") || {}).value || "";
     form = h("form", { class: "comment-form" }, text, h("button", { type: "submit" }, "Comment"));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
         await api("incident-response", `/v1/incidents/${encodeURIComponent(inc.id)}/comments`, { method: "POST", body: { text: text.value } });
+        text.value = "";
         reload();
       } catch (err) { toast(err.message, "bad"); }
     });
@@ -196,9 +199,10 @@ export function incidentPage(root, incidentId) {
       const extra = [];
       extra.push(await ticketsSection(inc).catch((err) => section("Linked tickets", h("p", { class: "error" }, err.message))));
       if (can("costs.read")) extra.push(await costSection(inc).catch((err) => section("Cost impact", h("p", { class: "error" }, err.message))));
-      root.replaceChildren(header, h("div", { class: "grid" },
+      const grid = h("div", { class: "grid" },
         approvalsSection(inc, load, follow), actionsSection(inc, load), alertsSection(inc), triageSection(inc),
-        timelineSection(inc), commentsSection(inc, load), complianceSection(inc), ...extra));
+        timelineSection(inc), commentsSection(inc, load), complianceSection(inc), ...extra);
+      keepFocus(() => root.replaceChildren(header, grid));
       root.dataset.status = inc.status;
       tickSla(root);
     } catch (err) {

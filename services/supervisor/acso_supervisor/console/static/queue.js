@@ -2,7 +2,7 @@
 // SLA countdowns, and rows that change as events arrive on the stream (no polling).
 
 import { api } from "/console/api.js";
-import { badge, fmtDuration, h, table, toast } from "/console/dom.js";
+import { badge, fmtDuration, h, keepFocus, toast } from "/console/dom.js";
 import { incidentOf, stream } from "/console/stream.js";
 
 const STATUSES = ["", "new", "triaged", "contained", "eradicated", "recovered", "closed"];
@@ -66,7 +66,7 @@ export function queuePage(root) {
   function row(item) {
     return h("tr", { id: `row-${item.id}`, dataset: { id: item.id, severity: item.severity, status: item.status } },
       h("td", {}, badge(item.severity)),
-      h("td", {}, h("a", { href: `#/incident/${encodeURIComponent(item.id)}` }, item.title)),
+      h("td", {}, h("a", { id: `link-${item.id}`, href: `#/incident/${encodeURIComponent(item.id)}` }, item.title)),
       h("td", {}, badge(item.status)),
       h("td", {}, item.account_id || ""),
       h("td", {}, item.assignee || h("span", { class: "muted" }, "unassigned")),
@@ -81,7 +81,7 @@ export function queuePage(root) {
     const pending = [...state.pending.values()].map((p) =>
       h("tr", { id: `row-${p.incident_id}`, class: "pending", dataset: { id: p.incident_id, status: "opening" } },
         h("td", {}, badge("new")), h("td", { colspan: 7 }, `Incident ${p.incident_id}: triage running…`)));
-    tbody.replaceChildren(...pending, ...items.map(row));
+    keepFocus(() => tbody.replaceChildren(...pending, ...items.map(row)));
     status.textContent = `${items.length} incident(s)` + (pending.length ? `, ${pending.length} opening` : "");
     tickSla(tbody);
   }
