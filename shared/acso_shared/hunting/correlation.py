@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from acso_shared.hunting.compiled import EventRule, event_time, make_hit
-from acso_shared.hunting.fields import EventView
+from acso_shared.hunting.fields import ABSENT, EventView, plain_text
 from acso_shared.hunting.models import Hit, RuleMeta
 
 _UNPARSED: Any = object()
@@ -69,10 +69,12 @@ class CorrelationRule:
         """Evaluate on the records (or their views) each base rule matched in a batch, keyed by base rule id."""
         groups: dict[tuple[tuple[str, ...], ...], list[_Item]] = {}
         untimed = 0
+        read_value = plain_text(self.value_field) if self.value_field else None
         times: dict[Any, datetime | None] = {}  # events share their second: parse each stamp once
         for base in self.base_rules:
             fields = self.group_fields[base.meta.id]
             single = fields[0] if len(fields) == 1 else None
+            read_single = plain_text(single) if single is not None else None
             for match in matches.get(base.meta.id, ()):
                 view = match if isinstance(match, EventView) else EventView(match)
                 record = view.record
@@ -85,12 +87,23 @@ class CorrelationRule:
                 if time is None:
                     untimed += 1
                     continue
-                key = (view.texts(single),) if single is not None else tuple(view.texts(f) for f in fields)
+                if read_single is not None:
+                    text = read_single(record)
+                    if text is ABSENT:
+                        key: tuple[tuple[str, ...], ...] = ((),)
+                    else:
+                        key = ((text,),) if text is not None else (view.texts(single or ""),)
+                else:
+                    key = tuple(view.texts(f) for f in fields)
                 if fields and not all(key):
                     # A missing group-by value is no value: such events are never grouped
                     # together (that would merge unrelated principals), so each stands alone.
                     key = (*key, (f"\x00ungrouped:{id(record)}",))
-                values = view.texts(self.value_field) if self.value_field else ()
+                values: tuple[str, ...] = ()
+                if read_value is not None:
+                    value = read_value(record)
+                    if value is not ABSENT:
+                        values = (value,) if value is not None else view.texts(self.value_field or "")
                 groups.setdefault(key, []).append(_Item(time, base.meta.id, record, values, time.timestamp()))
         hits: list[Hit] = []
         for key, items in groups.items():

@@ -277,9 +277,17 @@ def compile_field_value(field: str, value: SigmaType) -> Leaf:
     if isinstance(value, SigmaNull):
         return Leaf(lambda ev: all(v is None for v in ev.values(field)))
     if isinstance(value, SigmaExists):
+        read = plain_text(field)
+
+        def present(ev: EventView) -> bool:
+            text = read(ev.record)
+            if text is ABSENT:
+                return False
+            return True if text is not None else ev.present(field)
+
         if value.exists:
-            return Leaf(lambda ev: ev.present(field))
-        return Leaf(lambda ev: not ev.present(field))
+            return Leaf(present)
+        return Leaf(lambda ev: not present(ev))
     if isinstance(value, SigmaRegularExpression):
         rx = compile_regex(f"field {field!r}", value)
         return Leaf(lambda ev: any(rx.search(s) for s in ev.texts(field)))
