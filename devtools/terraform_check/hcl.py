@@ -7,7 +7,9 @@ expressions as text for the reference scanner.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +77,25 @@ def _labelled(blocks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+@lru_cache(maxsize=512)
+def _parse(text: str) -> dict[str, Any]:
+    # Parsing is most of a check's time, and scratch copies of the tree repeat the same files.
+    parsed: dict[str, Any] = hcl2.loads(text)
+    return parsed
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    """python-hcl2's structure of one file's text (a private copy: callers may change it)."""
+    return copy.deepcopy(_parse(text))
+
+
 def load_config(path: Path, findings: list[Finding] | None = None, root: Path | None = None) -> Config:
     """Parse every `.tf` file of `path`. Files that do not parse become PARSE findings."""
     config = Config(path=path)
     for tf in sorted(path.glob("*.tf")):
         rel = str(tf.relative_to(root)) if root else str(tf)
         try:
-            with tf.open() as handle:
-                parsed: dict[str, Any] = hcl2.load(handle)
+            parsed = parse_text(tf.read_text())
         except Exception as err:  # the parser raises many lark error types
             if findings is not None:
                 findings.append(Finding(Check.PARSE, rel, "-", f"does not parse: {err}"))

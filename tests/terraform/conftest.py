@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from acso_shared.resources import Agent
+from devtools.terraform_check.hcl import Config
+from devtools.terraform_check.runner import load_all
 from devtools.terraform_check.schema import REPO_ROOT, ProviderSchema, load_schema
 
 
@@ -16,6 +18,13 @@ from devtools.terraform_check.schema import REPO_ROOT, ProviderSchema, load_sche
 def provider_schema() -> ProviderSchema:
     """The pinned AWS/random provider schema (creates .venv-tfschema and the cache on a cold machine)."""
     return load_schema()
+
+
+@pytest.fixture(scope="session")
+def real_configs() -> dict[Path, Config]:
+    """Every configuration directory of the real tree, parsed once (specs must not change them)."""
+    configs, _ = load_all()
+    return configs
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import hcl2
 import pytest
 
 from devtools.terraform_check.first_deploy import check_first_deploy, registered_documents, rest_authorizer_allows_stage
+from devtools.terraform_check.hcl import Config, load_config
 from devtools.terraform_check.iam import check_iam
 from devtools.terraform_check.models import Finding
 from devtools.terraform_check.runner import load_all
@@ -55,9 +56,8 @@ def old_findings(old_tree: Path) -> list[str]:
     return [f"{f.file}: {f.address}: {f.message}" for f in _first_deploy(old_tree)]
 
 
-def test_the_real_tree_passes_every_first_deploy_assertion() -> None:
-    configs, _ = load_all()
-    assert check_first_deploy(configs) == []
+def test_the_real_tree_passes_every_first_deploy_assertion(real_configs: dict[Path, Config]) -> None:
+    assert check_first_deploy(real_configs) == []
 
 
 @pytest.mark.parametrize(
@@ -167,10 +167,9 @@ def test_a_minor_engine_pin_on_the_main_database_is_reported(repo_copy: Path, ed
     assert any("engine_version ${var.db_engine_version} pins a minor version" in m for m in _messages(root))
 
 
-def test_an_authorizer_whose_cached_answer_is_route_specific_is_reported() -> None:
+def test_an_authorizer_whose_cached_answer_is_route_specific_is_reported(real_configs: dict[Path, Config]) -> None:
     # Given the real tree, and an authorizer that would answer per route (as before the fix)
-    configs, _ = load_all()
-    findings = check_first_deploy(configs, authorizer_allows_stage=lambda: False)
+    findings = check_first_deploy(real_configs, authorizer_allows_stage=lambda: False)
 
     assert [f.message for f in findings] == [
         "answers are cached 300 s for every route, but the authorizer does not allow the whole stage"
@@ -189,8 +188,7 @@ def test_the_ssm_documents_the_code_runs_are_read_from_the_operations_registry()
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_commented_tfvars_example_names_every_setting_of_the_stack(env: str) -> None:
     stack = REPO_ROOT / "terraform" / "environments" / env
-    configs, _ = load_all()
-    variables = set(configs[stack.resolve()].variables)
+    variables = set(load_config(stack).variables)
     with (stack / "terraform.tfvars.example").open() as handle:
         example = {k for k in hcl2.load(handle) if not k.startswith("__")}
 
