@@ -267,3 +267,31 @@ async def test_the_executive_view_shows_the_numbers_the_api_gives(
     await page.emulate_media(media="screen")
     await shot(page, "executive")
     console.assert_no_browser_errors()
+
+
+async def test_every_page_an_admin_may_see_renders_and_hunting_works_from_the_page(
+    login: Callable[[str], Awaitable[Console]],
+) -> None:
+    console = await login("admin")
+    page = console.page
+    labels = [await a.inner_text() for a in await page.locator("#nav a").all()]
+    assert labels == ["Incidents", "Approvals", "Hunting", "Operations", "Executive view"]
+    for label in labels:
+        link = page.locator("#nav a", has_text=label)
+        await link.focus()
+        await page.keyboard.press("Enter")
+        await page.locator("#nav a[aria-current='page']", has_text=label).wait_for()
+        await page.locator(".page h1").wait_for()
+        await playwright_api.expect(page.locator(".page", has_text="Loading")).to_have_count(0, timeout=30_000)
+        await shot(page, f"page-{label.lower().replace(' ', '-')}")
+    # Hunting: the rules are listed, a hunt over the last day runs to its end, intel search answers.
+    await page.locator("#nav a", has_text="Hunting").click()
+    await page.locator("#rules tbody tr").first.wait_for()
+    await page.locator("#hunt-result").wait_for(state="attached")
+    await page.get_by_role("button", name="Run hunt").click()
+    await page.locator("#hunt-result .badge.succeeded").wait_for(timeout=60_000)
+    await page.locator("#intel-q").fill("cloudsnatch")
+    await page.keyboard.press("Enter")
+    await page.locator("#intel-results p, #intel-results ol").first.wait_for()
+    await shot(page, "hunting")
+    console.assert_no_browser_errors()
