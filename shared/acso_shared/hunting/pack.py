@@ -27,6 +27,12 @@ class _Entry:
     emit: bool
     order: int = 0
     buckets: list[list[Any]] = field(default_factory=list)
+    predicate: Any = None  # the rule's, read once here rather than through two attributes per event
+    rule_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.predicate = self.rule.predicate
+        self.rule_id = self.rule.meta.id
 
 
 _CACHE_LIMIT = 65_536  # distinct (index values) keys remembered per plan
@@ -216,21 +222,22 @@ class RulePack:
         if plan.correlations:
             self._feed_context(plan, context, context_ids, quiet)
         hits: list[Hit] = []
+        candidates_of = plan.candidates
         for record in events:
-            if not isinstance(record, Mapping):
+            if type(record) is not dict and not isinstance(record, Mapping):
                 self._runtime_error(INPUT_SOURCE, "event_not_object", f"an event is a {type(record).__name__}")
                 continue
-            candidates = plan.candidates(record)
+            candidates = candidates_of(record)
             if not candidates:
                 continue
             view = EventView(record)
             for entry in candidates:
                 try:
-                    matched = entry.rule.predicate(view)
+                    matched = entry.predicate(view)
                 except Exception as err:  # a defective rule must never stop the others
                     self._runtime_error(entry.rule.meta.id, "rule_failed", f"{type(err).__name__}: {err}")
                     continue
-                if matched and not (quiet is not None and quiet(entry.rule.meta.id, record)):
+                if matched and not (quiet is not None and quiet(entry.rule_id, record)):
                     if entry.emit:
                         hits.append(make_hit(entry.rule.meta, [record]))
                     for bucket in entry.buckets:
