@@ -80,8 +80,9 @@ resource "aws_db_subnet_group" "vectors" {
 # upgrade from 16.8 to 16.6") ever breaks an apply.
 data "aws_rds_engine_version" "vectors" {
   engine       = "aurora-postgresql"
-  version      = var.vector_engine_major_version
+  version      = var.vector_engine_major_version # a partial version: with `latest`, the newest default 16.x
   default_only = true
+  latest       = true
 }
 
 resource "aws_rds_cluster_parameter_group" "vectors" {
@@ -104,6 +105,10 @@ resource "aws_rds_cluster_parameter_group" "vectors" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true # a new major's group replaces the one the cluster still uses
+  }
 }
 
 resource "aws_rds_cluster" "vectors" {
