@@ -23,11 +23,15 @@ from pydantic import SecretStr
 from werkzeug.serving import make_server
 
 from acso_shared.errors import Upstream
+from acso_threat_hunter.app import create_app
 from acso_threat_hunter.intel.models import TaxiiSource
 from acso_threat_hunter.intel.stix_import import parse_stix_bundle
 from acso_threat_hunter.intel.taxii import fetch_taxii_bundle
+from acso_threat_hunter.settings import Settings
+from tests.support.apps import running
+from tests.support.stack import TestStack, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 TAXII = "application/taxii+json;version=2.1"
 API_ROOT = "api1"
@@ -171,3 +175,27 @@ def test_wrong_credentials_are_an_upstream_error(taxii: Server) -> None:
     with pytest.raises(Upstream) as err:
         fetch_taxii_bundle(TaxiiSource(collection_url=taxii.collection_url, username=USER, password=SecretStr("wrong")))
     assert err.value.code == "taxii_unavailable"
+
+
+async def test_the_threat_hunter_imports_a_collection_through_its_api(stack: TestStack, taxii: Server) -> None:
+    source = {"collection_url": taxii.collection_url, "username": USER, "password": PASSWORD, "page_size": 4}
+    async with running(create_app(stack.service_settings(Settings))) as client:
+        response = await client.post(
+            "/v1/intel/imports?source=acme-taxii&format=taxii", json=source, headers=stack.auth("responder")
+        )
+        assert response.status == 202, await response.text()
+        job_id = (await response.json())["id"]
+
+        async def finished() -> dict[str, Any] | None:
+            got = await (await client.get(f"/v1/intel/imports/{job_id}", headers=stack.auth("analyst"))).json()
+            return got if got.get("status") in ("succeeded", "failed") else None
+
+        job = await wait_until(finished, timeout_s=60)
+        hits = await client.post(
+            "/v1/intel/match", json={"observables": [{"value": "203.0.113.45"}]}, headers=stack.auth("analyst")
+        )
+        matches = (await hits.json())["matches"]
+
+    assert job["status"] == "succeeded", job
+    assert job["counts"]["parsed"] > 0
+    assert any(m["source"] == "acme-taxii" and m["indicator_value"] == "203.0.113.45" for m in matches)
