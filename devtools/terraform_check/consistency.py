@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, NoDecode
 
 from acso_shared.resources import AGENT_PORTS, Agent, ResourceManifest, build_manifest
 from devtools.terraform_check.hcl import Config, unquote
@@ -363,6 +364,15 @@ class _Checker:
                     "aws_ecs_task_definition.this",
                     f"{agent.value}: {unknown} is set but its settings class never reads it",
                 )
+            # pydantic-settings parses list, tuple, set and dict fields from JSON ("a,b" fails to start).
+            for name in sorted(complex_settings_names(agent)):
+                value = agent_environment_values(compute, agent.value).get(name)
+                if value is not None and "jsonencode(" not in value:
+                    self.fail(
+                        "compute",
+                        "aws_ecs_task_definition.this",
+                        f"{agent.value}: {name} is a list or map setting: set it with jsonencode(), not {value}",
+                    )
 
     # --- IAM and wiring --------------------------------------------------------------------
 
@@ -473,6 +483,35 @@ def agent_environment_names(compute: Config, agent: str) -> set[str]:
     for local_name in ("agent_environment", "agent_secrets"):
         entry = _agent_entry(compute, local_name, agent, definitions)
         names |= {k for k in entry if not k.startswith("__")}
+    return names
+
+
+def agent_environment_values(compute: Config, agent: str) -> dict[str, str]:
+    """Environment name -> expression of the plain variables on `agent`'s container (common and its own)."""
+    definitions = str(compute.resources.get(("aws_ecs_task_definition", "this"), {}).get("container_definitions", ""))
+    common = compute.locals.get("container_environment")
+    merged = {
+        **(common if isinstance(common, dict) else {}),
+        **_agent_entry(compute, "agent_environment", agent, definitions),
+    }
+    return {k: str(v) for k, v in merged.items() if not k.startswith("__")}
+
+
+def complex_settings_names(agent: Agent) -> set[str]:
+    """Environment names of `agent`'s settings fields that pydantic-settings decodes from JSON."""
+    try:
+        module = importlib.import_module(f"acso_{agent.value}.settings")
+    except ImportError:
+        return set()
+    settings = getattr(module, "Settings", None)
+    if not isinstance(settings, type) or not issubclass(settings, BaseSettings):
+        return set()
+    prefix = str(settings.model_config.get("env_prefix", "ACSO_"))
+    names = set()
+    for field_name, info in settings.model_fields.items():
+        origin = typing.get_origin(info.annotation) or info.annotation
+        if origin in (list, tuple, set, frozenset, dict) and not any(isinstance(m, NoDecode) for m in info.metadata):
+            names.add(f"{prefix}{field_name}".upper())
     return names
 
 

@@ -265,3 +265,23 @@ def test_no_stack_may_add_an_execute_api_endpoint_that_would_hide_the_public_web
         assert stack.modules["network"].arguments["interface_endpoints"] == "${var.interface_endpoints}"
         assert '"execute-api"' not in stack.variables["interface_endpoints"].body["default"]
         assert "execute-api" not in (stack.path / "terraform.tfvars").read_text()
+
+
+def test_a_list_setting_set_as_comma_separated_text_is_reported(repo_copy: Path, edit: Edit) -> None:
+    # pydantic-settings decodes list and tuple fields from JSON: "a,b" would stop the service at start.
+    edit(
+        repo_copy / "terraform/modules/compute/main.tf",
+        "ACSO_ALLOWED_ACCOUNT_IDS = jsonencode(var.allowed_account_ids)",
+        'ACSO_ALLOWED_ACCOUNT_IDS = join(",", var.allowed_account_ids)',
+    )
+    assert _messages(repo_copy) == [
+        f"[env {env}] incident_response: ACSO_ALLOWED_ACCOUNT_IDS is a list or map setting: set it with"
+        ' jsonencode(), not ${join(",", var.allowed_account_ids)}'
+        for env in ("dev", "prod")
+    ]
+
+
+def test_incident_response_gets_its_containment_allow_list() -> None:
+    compute = _module("compute")
+    assert "ACSO_ALLOWED_ACCOUNT_IDS" in agent_environment_names(compute, "incident_response")
+    assert "ACSO_ALLOWED_ACCOUNT_IDS" not in agent_environment_names(compute, "supervisor")

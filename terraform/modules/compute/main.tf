@@ -39,7 +39,7 @@ locals {
   # account and var.allowed_account_ids' members); it refuses to start without one outside local.
   agent_environment = {
     supervisor        = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }
-    incident_response = { ACSO_ALLOWED_ACCOUNT_IDS = join(",", var.allowed_account_ids) }
+    incident_response = { ACSO_ALLOWED_ACCOUNT_IDS = jsonencode(var.allowed_account_ids) } # a JSON list, as pydantic-settings reads one
   }
 
   agent_secrets = {
