@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from acso_shared.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from acso_shared.hunting.pack_store import ImportReport
-from acso_shared.web.api import ApiRouter, json_response, parse_body, parse_query, read_json, validation_message
+from acso_shared.web.api import (
+    ApiRouter,
+    json_response,
+    parse_body,
+    parse_query,
+    read_json,
+    validate_body,
+    validation_message,
+)
 from acso_shared.web.auth import principal_of
 from acso_threat_hunter.hunting.models import (
     HuntJob,
@@ -276,10 +284,7 @@ async def create_hunt(request: web.Request) -> web.Response:
             raise UnsupportedMediaType(
                 "unsupported_media_type", f"send JSON or NDJSON (application/x-ndjson), not {request.content_type}"
             )
-        try:
-            body = HuntRequest.model_validate(await read_json(request))
-        except ValidationError as err:
-            raise Invalid("validation_failed", validation_message(err)) from err
+        body = validate_body(await read_json(request), HuntRequest)
         if body.source.type == "s3":
             source = HuntInput(s3=body.source)
         elif body.source.type == "window":
