@@ -74,30 +74,20 @@ class _Pickler(pickle.Pickler):
 
 
 def _backend_dicts() -> dict[tuple[str, str], Any]:
-    """Every in-use moto BackendDict, keyed by the module attribute that holds it."""
+    """Every in-use moto BackendDict, keyed by a module attribute that holds it (its own module's first)."""
     from moto.core.base_backend import BackendDict
 
     in_use = {id(b): b for b in BackendDict._instances if len(b)}  # type: ignore[misc]
-    found: dict[tuple[str, str], Any] = {}
+    holders: dict[int, list[tuple[int, str, str]]] = {}
     for name, module in list(sys.modules.items()):
         if not name.startswith("moto.") or module is None:
             continue
         for attr, value in list(vars(module).items()):
-            if id(value) in in_use and value.backend.__module__.startswith(name.rsplit(".", 1)[0]):
-                found.setdefault((value.backend.__module__, attr), value)
-    # A dict re-exported by another module was seen twice: keep one key per dict.
-    unique: dict[int, tuple[str, str]] = {}
-    for key, value in sorted(found.items()):
-        unique.setdefault(id(value), key)
-    return {key: in_use[ident] for ident, key in unique.items()}
-
-
-def _holder(module_name: str, attr: str) -> Any:
-    module = importlib.import_module(module_name)
-    if hasattr(module, attr):
-        return getattr(module, attr)
-    package = importlib.import_module(module_name.rsplit(".", 1)[0])
-    return getattr(package, attr)
+            if id(value) in in_use:
+                rank = 0 if name == value.backend.__module__ else 1
+                holders.setdefault(id(value), []).append((rank, name, attr))
+    # A dict re-exported by other modules is seen several times: one key per dict.
+    return {min(found)[1:]: in_use[ident] for ident, found in holders.items()}
 
 
 def dumps() -> bytes:
@@ -171,10 +161,14 @@ def restore(path: Path) -> RestoreResult:
     from moto.core.base_backend import BackendDict
 
     backends: dict[tuple[str, str], dict[str, Any]] = snapshot["backends"]
-    for (module_name, attr), accounts in backends.items():
-        holder = _holder(module_name, attr)
-        holder.clear()
-        holder.update(accounts)
-        if holder not in BackendDict._instances:  # type: ignore[misc]
-            BackendDict._instances.append(holder)  # type: ignore[misc]
+    try:
+        for (module_name, attr), accounts in backends.items():
+            holder = getattr(importlib.import_module(module_name), attr)
+            holder.clear()
+            holder.update(accounts)
+            if holder not in BackendDict._instances:  # type: ignore[misc]
+                BackendDict._instances.append(holder)  # type: ignore[misc]
+    except (ImportError, AttributeError) as err:
+        BackendDict.reset()  # nothing half-restored
+        return RestoreResult(False, f"the saved emulator state does not fit this moto ({err})")
     return RestoreResult(True, services=len(backends))
