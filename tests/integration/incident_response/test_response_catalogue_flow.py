@@ -20,21 +20,24 @@ from acso_incident_response.settings import Settings
 from acso_shared.alerts.models import NormalizedAlert, Resource, ResourceType
 from acso_shared.alerts.normalize import normalize_payload
 from acso_shared.aws.clients import AwsClientFactory
+from acso_shared.contracts import OPERATION_REQUEST, OPERATION_RESULT, OperationResult
 from acso_shared.messaging.envelope import Envelope
-from acso_shared.resources import Agent
+from acso_shared.resources import Agent, build_manifest
 from acso_shared.web.keys import RUNTIME
 from tests.fakes.securityhub import FakeSecurityHub, start_securityhub
 from tests.integration.incident_response.catalogue_support import (
     bucket,
     db_instance,
     ecs_task,
+    eks_cluster,
     ingress_of,
     security_group,
     vpc_with_subnet,
 )
 from tests.integration.incident_response.ir_support import ACCOUNT, guardduty_alert, response_request
+from tests.integration.orchestration.orchestration_support import QueueWatcher
 from tests.support.apps import running
-from tests.support.stack import TestStack, wait_until
+from tests.support.stack import TEST_ENV, TestStack, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -348,3 +351,55 @@ async def test_a_dry_run_previews_the_remediation_and_changes_neither_the_group_
         assert ("tcp", 3389, 3389, "0.0.0.0/0") in await ingress_of(aws, group)
         assert hub.finding(finding["Id"])["Workflow"] == {"Status": "NEW"}
         assert not [r for r in hub.requests if r["operation"] == "BatchUpdateFindings"]
+
+
+async def test_an_eks_finding_tags_the_cluster_hands_the_kubernetes_fix_to_orchestration_and_restricts_the_endpoint(
+    stack: TestStack, aws: AwsClientFactory
+) -> None:
+    orchestration = QueueWatcher(aws, build_manifest(TEST_ENV).task_queues[Agent.SERVICE_ORCHESTRATION].name)
+    name = await eks_cluster(aws)
+    resources = [Resource(type=ResourceType.EKS_CLUSTER, id=name, account_id=ACCOUNT)]
+    request = response_request(guardduty_alert("PrivilegeEscalation:Kubernetes/PrivilegedContainer", resources))
+    incident_id = request.payload["incident_id"]
+    app = create_app(_settings(stack))
+    async with running(app) as client:
+        await _send(app, request)
+        incident = await _until(
+            client, stack, incident_id, lambda i: _statuses(i).get("kubernetes-response") == "running"
+        )
+        assert incident["playbook"] == "eks-cluster"
+        assert _statuses(incident)["tag-cluster"] == "succeeded"
+        assert _statuses(incident)["restrict-endpoint"] == "pending_approval"
+
+        asked = await wait_until(
+            lambda: orchestration.find(OPERATION_REQUEST, incident_id=incident_id), timeout_s=30, interval_s=0.2
+        )
+        assert asked.payload["operation"] == "run_runbook"
+        assert asked.payload["tag_filter"] == {"eks:cluster-name": name}
+        assert asked.payload["parameters"] == {"runbook": "eks-isolate-workload"}
+        result = OperationResult(operation_id="op-1", incident_id=incident_id, status="succeeded")
+        await app[RUNTIME].send_task(
+            Agent.INCIDENT_RESPONSE,
+            Envelope.new(
+                kind=OPERATION_RESULT,
+                sender=Agent.SERVICE_ORCHESTRATION.value,
+                payload=result.model_dump(mode="json"),
+                workflow_id=asked.workflow_id,
+                step=asked.step,
+            ),
+        )
+        await _approve(client, stack, incident, "restrict-endpoint")
+        done = await _until(
+            client,
+            stack,
+            incident_id,
+            lambda i: {_statuses(i)["kubernetes-response"], _statuses(i)["restrict-endpoint"]} == {"succeeded"},
+        )
+        eks = await aws.client("eks")
+        config = (await eks.describe_cluster(name=name))["cluster"]["resourcesVpcConfig"]
+        assert config["publicAccessCidrs"] == ["203.0.113.0/24"]
+        assert (await eks.describe_cluster(name=name))["cluster"]["tags"]["acso:incident"] == incident_id
+
+        await _revert(client, stack, incident_id, _action(done, "restrict-endpoint")["id"])
+        config = (await eks.describe_cluster(name=name))["cluster"]["resourcesVpcConfig"]
+        assert config["publicAccessCidrs"] == ["0.0.0.0/0"]
