@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 from botocore.exceptions import ParamValidationError
+from botocore.model import Shape
 from botocore.session import Session
 from botocore.validate import validate_parameters
 
@@ -26,6 +27,13 @@ from tests.fakes.sigv4 import sigv4_problem
 
 _MODEL = Session().get_service_model("securityhub")
 _WORKFLOW = {"NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED"}
+
+
+def _input_shape(operation: str) -> Shape:
+    shape = _MODEL.operation_model(operation).input_shape
+    if shape is None:
+        raise ValueError(f"{operation} takes no input")
+    return shape
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -61,7 +69,7 @@ class FakeSecurityHub:
                 return _error(403, "UnrecognizedClientException", problem)
             try:
                 body = json.loads(raw or b"{}")
-                validate_parameters(body, _MODEL.operation_model(operation).input_shape)
+                validate_parameters(body, _input_shape(operation))
             except (ValueError, ParamValidationError) as err:
                 self.rejected.append(f"{operation}: {err}")
                 return _error(400, "InvalidInputException", str(err))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.model import OperationModel, Shape
 from botocore.session import Session
 from botocore.validate import validate_parameters
 
@@ -71,6 +72,12 @@ REQUIRED_CONTROLS = [
     "SNS.1",
     "SQS.1",
 ]
+
+
+def _input(operation: OperationModel) -> Shape:
+    shape = operation.input_shape
+    assert shape is not None, operation.name
+    return shape
 
 
 def _alert(path: Path) -> NormalizedAlert:
@@ -264,7 +271,7 @@ class ModelCheckedClient:
         operation = self.client.meta.method_to_api_mapping[method]
 
         async def call(**kwargs: Any) -> Any:
-            validate_parameters(kwargs, self.model.operation_model(operation).input_shape)
+            validate_parameters(kwargs, _input(self.model.operation_model(operation)))
             self.calls.append((operation, kwargs))
             answer = self.answers[operation]
             if isinstance(answer, Exception):
@@ -295,7 +302,7 @@ FINDING = (
 def test_the_resolve_request_is_valid_for_the_botocore_model_of_batch_update_findings() -> None:
     request = resolve_request(FINDING, "x" * 600)
     validate_parameters(
-        request, BOTOCORE.get_service_model("securityhub").operation_model("BatchUpdateFindings").input_shape
+        request, _input(BOTOCORE.get_service_model("securityhub").operation_model("BatchUpdateFindings"))
     )
     assert request["FindingIdentifiers"] == [
         {"Id": FINDING, "ProductArn": "arn:aws:securityhub:us-east-2::product/aws/securityhub"}
