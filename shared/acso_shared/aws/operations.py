@@ -53,7 +53,14 @@ COMMON: tuple[Operation, ...] = (
     *_ops("acso_shared.aws.sqs (results)", ("sqs:SendMessage", "sqs:GetQueueUrl"), _SQS + "supervisor-results"),
     *_ops(
         "acso_shared.aws.dynamodb (idempotency, agent state and registry)",
-        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+        (
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+        ),
         _TABLE + "idempotency",
         _TABLE + "agent-state",
         _TABLE + "agent-registry",
@@ -82,7 +89,11 @@ COMMON: tuple[Operation, ...] = (
         "arn:{partition}:bedrock:{region}:{account}:guardrail/*",
     ),
     *_ops("acso_shared.tracing (X-Ray daemon)", ("xray:PutTraceSegments", "xray:PutTelemetryRecords"), "*"),
-    *_ops("acso_shared.llm.records (usage metrics)", ("cloudwatch:PutMetricData",), "*"),
+    *_ops(
+        "acso_shared.llm.records (usage metrics), acso_shared.aws.metrics (AWS call counts)",
+        ("cloudwatch:PutMetricData",),
+        "*",
+    ),
 )
 
 _PUT_EVENTS = _ops(

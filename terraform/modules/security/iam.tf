@@ -27,7 +27,7 @@ locals {
       sid = "AgentStateTables"
       actions = [
         "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
+        "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
       ]
       resources  = flatten([for arn in values(var.table_arns) : [arn, "${arn}/index/*"]])
       conditions = local.no_conditions
