@@ -54,19 +54,29 @@ class _Plan:
     entries: list[_Entry]
     correlations: list[tuple[CorrelationRule, dict[str, list[Any]]]]
     cache: dict[tuple[Any, ...], tuple[_Entry, ...]] = field(default_factory=dict)
+    key_of: Any = None  # record -> its raw index values, built for the index fields in use
+
+    def __post_init__(self) -> None:
+        readers = [_raw_reader(path) for _, path, _ in self.indexes]
+        if len(readers) == 1:
+            (r0,) = readers
+            self.key_of = lambda record: (r0(record),)
+        elif len(readers) == 2:
+            r0, r1 = readers
+            self.key_of = lambda record: (r0(record), r1(record))
+        elif len(readers) == 3:
+            r0, r1, r2 = readers
+            self.key_of = lambda record: (r0(record), r1(record), r2(record))
+        else:
+            self.key_of = lambda record: tuple(r(record) for r in readers)
 
     def candidates(self, record: Mapping[str, Any]) -> tuple[_Entry, ...]:
         """The entries that may fire on a record, from its index values."""
-        values: list[Any] = []
+        key = self.key_of(record)
         cacheable = True
-        for _, path, _ in self.indexes:
-            node: Any = record
-            for part in path:
-                node = node.get(part) if type(node) is dict else None
-            if node is not None and type(node) is not str:
+        for value in key:
+            if value is not None and type(value) is not str:
                 cacheable = False
-            values.append(node)
-        key = tuple(values)
         if cacheable:
             found = self.cache.get(key)
             if found is not None:
@@ -375,6 +385,29 @@ class RulePack:
         indexes = [(name, tuple(name.split(".")), values) for name, values in by_field.items()]
         self._plan = _Plan(indexes, unindexed, entries, correlations)
         return self._plan
+
+
+def _raw_reader(path: tuple[str, ...]) -> Any:
+    """A reader of the raw value at a dotted path of plain dicts (None when absent)."""
+    if len(path) == 1:
+        (name,) = path
+        return lambda record: record.get(name) if type(record) is dict else None
+    if len(path) == 2:
+        first, second = path
+
+        def two(record: Any) -> Any:
+            node = record.get(first) if type(record) is dict else None
+            return node.get(second) if type(node) is dict else None
+
+        return two
+
+    def walk(record: Any) -> Any:
+        node = record
+        for part in path:
+            node = node.get(part) if type(node) is dict else None
+        return node
+
+    return walk
 
 
 def _suppression_key(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
