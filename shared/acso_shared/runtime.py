@@ -19,6 +19,7 @@ from typing import Any
 
 from acso_shared.aws.clients import AwsClientFactory
 from acso_shared.aws.dynamodb import AgentRegistry, IdempotencyStore, StateStore
+from acso_shared.aws.metrics import publish_calls
 from acso_shared.aws.publishers import EventPublisher, SnsPublisher
 from acso_shared.aws.s3 import ObjectStore
 from acso_shared.aws.sqs import SqsClient
@@ -153,6 +154,8 @@ class AgentRuntime:
         self.status = "ready"
         await self._beat()
         self._heartbeat_task = asyncio.create_task(self._heartbeat_forever(), name="heartbeat")
+        if self.settings.publishes_aws_call_metrics:
+            self.run_in_background("aws-call-metrics", self._publish_calls_forever())
         log.info("agent_started", instance_id=self.instance_id, queue=self.task_queue)
 
     async def begin_shutdown(self) -> None:
@@ -173,6 +176,8 @@ class AgentRuntime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
+        if self.settings.publishes_aws_call_metrics:
+            await publish_calls(self.clients, self._calls_namespace, self.agent.value)
         for hook in reversed(self._on_stop):
             try:
                 await hook(self)
@@ -223,6 +228,17 @@ class AgentRuntime:
         }
         await self.send_result(envelope.reply(kind=PING_RESULT, sender=self.agent.value, payload=payload))
         return payload
+
+    # -- AWS call metrics ------------------------------------------------------------------
+    @property
+    def _calls_namespace(self) -> str:
+        return f"acso-{self.settings.env}/aws"
+
+    async def _publish_calls_forever(self) -> None:
+        """Put the AWS call counts as CloudWatch metrics every interval (batched, best effort)."""
+        while True:
+            await asyncio.sleep(self.settings.aws_call_metrics_interval_s)
+            await publish_calls(self.clients, self._calls_namespace, self.agent.value)
 
     # -- heartbeat -------------------------------------------------------------------------
     async def _beat(self) -> None:

@@ -53,6 +53,10 @@ class ServiceSettings(AcsoSettings):
     database_pool_max: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     heartbeat_interval_s: float = Field(default=10.0, gt=0)
+    # AWS call counts as the CloudWatch metric AwsCalls (acso_shared.aws.metrics): by default on
+    # outside local/test environments, put every `aws_call_metrics_interval_s` in batches.
+    aws_call_metrics_enabled: bool | None = None
+    aws_call_metrics_interval_s: float = Field(default=60.0, ge=5)
     consumer_concurrency: int = Field(default=10, ge=1, le=100)
     consumer_wait_time_s: int = Field(default=20, ge=0, le=20)
     visibility_timeout_s: int = Field(default=60, ge=5)
@@ -97,6 +101,12 @@ class ServiceSettings(AcsoSettings):
     config_compliance_unknown_cache_s: float = Field(
         default=30.0, ge=0, description="How long an unknown verdict (Config failing) is reused"
     )
+
+    @property
+    def publishes_aws_call_metrics(self) -> bool:
+        if self.aws_call_metrics_enabled is None:
+            return not self.is_local
+        return self.aws_call_metrics_enabled
 
     @property
     def llm(self) -> LlmSettings:

@@ -88,6 +88,7 @@ class Executor:
         action = ACTIONS[row["action_type"]]
         target = Target.parse(row["target"], account_id=row["account_id"], user_name=row["target_user"])
         ctx = self._planner.context(action_id, row["incident_id"])
+        ctx.reads.share()  # one description of the resource for the guard, `before` and `state`
         # The scope may have changed since planning (a protected tag added): decide again, fail closed.
         decision = await check(ctx, target, actions_in_incident=0)
         if not decision.allowed:
@@ -114,7 +115,8 @@ class Executor:
                 raise TypeError(f"{action.name} is neither a direct nor a delegated action")
             state = await action.current(ctx, target, params)
             if not action.done(state, params):
-                await action.apply(ctx, target, params, state)
+                async with ctx.reads.changing():
+                    await action.apply(ctx, target, params, state)
                 state = await action.current(ctx, target, params)
                 if not action.done(state, params):
                     await self.finish(row, "failed", before=before, after=state, error="the change did not take effect")
@@ -290,7 +292,8 @@ class Executor:
             decision = await check(ctx, target, actions_in_incident=0)
             if not decision.allowed:
                 raise Conflict("action_blocked", decision.reason)
-            await action.revert(ctx, target, row["before_state"])
+            async with ctx.reads.changing():
+                await action.revert(ctx, target, row["before_state"])
             restored = await action.current(ctx, target, dict(row["params"]))
             await self._audit.record(
                 f"action.{row['action_type']}.revert",

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
 
 from acso_incident_response import lifecycle, outbox
-from acso_incident_response.actions.base import ActionContext
+from acso_incident_response.actions.base import ActionContext, ReadCache
 from acso_incident_response.actions.catalog import ACTIONS
 from acso_incident_response.outbox import OutboxPump
 from acso_incident_response.playbook import Playbook, PlaybookStep, select_playbook
@@ -131,12 +131,16 @@ class Planner:
             )
         }
         planned: list[PlannedStep] = []
+        # One live read of each target serves the scope checks of all the steps acting on it.
+        reads = ReadCache()
+        reads.share()
         for step in playbook.steps:
             for target in targets_of(request.alert, step.target):
                 action_id = action_id_for(request.incident_id, step.id, target.key)
                 decision = None
                 if action_id not in existing:
-                    decision = await check(self.context(action_id, request.incident_id), target, actions_in_incident=0)
+                    ctx = replace(self.context(action_id, request.incident_id), reads=reads)
+                    decision = await check(ctx, target, actions_in_incident=0)
                 planned.append(PlannedStep(step, target, action_id, decision))
         return planned
 

@@ -89,6 +89,7 @@ MATRIX: Final[tuple[Rule, ...]] = (
     _r(G, "/v1/me", "me.read", any_principal=True),
     _r(G, "/v1/stream", "stream.connect", any_principal=True),
     _r(G, "/v1/agents", "agents.read", EVERYONE),
+    _r(G, "/v1/aws-calls", "agents.read", EVERYONE),
     _r(P, "/v1/agents/ping", "agents.ping", OPERATORS),
     _r(G, "/v1/dlq", "dlq.read", OPERATORS),
     _r(P, "/v1/dlq/{agent}/replay", "dlq.replay", ADMINS),

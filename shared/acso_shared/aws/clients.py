@@ -2,6 +2,7 @@
 
 Clients are created once per process and reused (connection pooling matters: a new client per
 call costs a TLS handshake and endpoint resolution). Close them with `aclose()` on shutdown.
+Every call they make is counted in `calls` (acso_shared.aws.metrics).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from acso_shared.aws.metrics import AwsCallCounter
 from acso_shared.errors import AcsoError, Conflict, Invalid, NotFound, Unavailable, Upstream
 from acso_shared.settings import AcsoSettings
 
@@ -61,7 +63,7 @@ def translate_aws_error(err: Exception, operation: str) -> AcsoError:
 
 
 class AwsClientFactory:
-    """Creates and caches one aiobotocore client per service name."""
+    """Creates and caches one aiobotocore client per service name; `calls` counts what they call."""
 
     def __init__(self, settings: AcsoSettings, *, session: AioSession | None = None, max_pool: int = 50) -> None:
         self._settings = settings
@@ -74,6 +76,7 @@ class AwsClientFactory:
         )
         self._stack = contextlib.AsyncExitStack()
         self._clients: dict[str, Any] = {}
+        self.calls = AwsCallCounter()
 
     @property
     def region(self) -> str:
@@ -119,7 +122,10 @@ class AwsClientFactory:
             )
         )
         # Another task may have raced us to create it; keep the first, the stack closes both.
-        return self._clients.setdefault(key, created)
+        kept = self._clients.setdefault(key, created)
+        if kept is created:
+            self.calls.attach(created)
+        return kept
 
     async def aclose(self) -> None:
         self._clients.clear()

@@ -32,6 +32,14 @@ class Health(BaseModel):
     version: str
 
 
+class AwsCalls(BaseModel):
+    agent: str
+    instance_id: str
+    total: int
+    calls: dict[str, int]
+    errors: dict[str, int]
+
+
 class Readiness(BaseModel):
     status: str
     agent: str
@@ -60,6 +68,21 @@ def _health_router() -> ApiRouter:
         ready = all(checks.values())
         body = Readiness(status="ready" if ready else "not_ready", agent=runtime.agent.value, checks=checks)
         return json_response(body, status=200 if ready else 503)
+
+    @router.route(
+        "GET", "/v1/aws-calls", summary="This process's AWS calls so far, by service and operation", response=AwsCalls
+    )
+    async def aws_calls(request: web.Request) -> web.Response:
+        runtime = request.app[RUNTIME]
+        counter = runtime.clients.calls
+        body = AwsCalls(
+            agent=runtime.agent.value,
+            instance_id=runtime.instance_id,
+            total=counter.total,
+            calls=counter.snapshot(),
+            errors=counter.errors(),
+        )
+        return json_response(body)
 
     @router.route("GET", "/openapi.json", summary="This service's OpenAPI document", public=True)
     async def openapi(request: web.Request) -> web.Response:

@@ -28,6 +28,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("GET", "/v1/me"): ("aroex", {"acso/read", "acso/alerts.write", "acso/webhooks.write"}),
     ("GET", "/v1/stream"): ("aroex", {"acso/read", "acso/alerts.write", "acso/webhooks.write"}),
     ("GET", "/v1/agents"): ("aroex", set()),
+    ("GET", "/v1/aws-calls"): ("aroex", set()),  # each service's AWS call counts (issue 19)
     ("POST", "/v1/agents/ping"): ("ox", set()),
     ("GET", "/v1/dlq"): ("ox", set()),
     ("POST", "/v1/dlq/{agent}/replay"): ("x", set()),

@@ -8,8 +8,11 @@ are carried out by another agent instead.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from botocore import xform_name
@@ -24,15 +27,54 @@ Risk = Literal["low", "medium", "high"]
 State = dict[str, Any]
 
 
+class ReadCache:
+    """Descriptions read during one action execution, so the scope guard, the state before and the
+    state checked before applying share one `DescribeInstances` (issue 19).
+
+    Off until the executor turns it on (`share()`) for one execution; it lives on that execution's
+    `ActionContext`, never across runs. While the action changes the resource (`changing()`),
+    nothing is cached and what was read before is forgotten: the state read after the change,
+    which verifies that it took effect, is always fresh.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._sharing = False
+
+    def share(self) -> None:
+        self._sharing = True
+
+    async def get(self, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        if not self._sharing:
+            return await load()
+        if key not in self._values:
+            self._values[key] = await load()
+        return copy.deepcopy(self._values[key])
+
+    @contextlib.asynccontextmanager
+    async def changing(self) -> AsyncIterator[None]:
+        sharing, self._sharing = self._sharing, False
+        self._values.clear()
+        try:
+            yield
+        finally:
+            self._values.clear()
+            self._sharing = sharing
+
+
 @dataclass(frozen=True)
 class ActionContext:
-    """What an action needs to run: AWS clients, settings and its own identity (for tagging)."""
+    """What an action needs to run: AWS clients, settings and its own identity (for tagging).
+
+    One context serves one execution (planning.context per run); `reads` caches descriptions in it.
+    """
 
     clients: AwsClientFactory
     settings: Settings
     action_id: str
     incident_id: str
     waf_ip_set_id: str | None = None
+    reads: ReadCache = field(default_factory=ReadCache, compare=False, repr=False)
 
 
 class ActionType(ABC):

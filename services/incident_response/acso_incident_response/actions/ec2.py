@@ -13,12 +13,20 @@ ACTION_TAG = "acso:action-id"
 
 
 async def describe_instance(ctx: ActionContext, instance_id: str) -> dict[str, Any]:
-    """The instance as EC2 describes it; NotFound when it does not exist."""
-    ec2 = await ctx.clients.client("ec2")
-    try:
-        response = await ec2.describe_instances(InstanceIds=[instance_id])
-    except Exception as err:
-        raise translate_aws_error(err, "ec2:DescribeInstances") from err
+    """The instance as EC2 describes it; NotFound when it does not exist.
+
+    Read once per action execution (`ctx.reads`): the scope guard and `current` share it.
+    """
+
+    async def load() -> dict[str, Any]:
+        ec2 = await ctx.clients.client("ec2")
+        try:
+            response: dict[str, Any] = await ec2.describe_instances(InstanceIds=[instance_id])
+        except Exception as err:
+            raise translate_aws_error(err, "ec2:DescribeInstances") from err
+        return response
+
+    response = await ctx.reads.get(f"ec2:instance:{instance_id}", load)
     for reservation in response.get("Reservations", []):
         for instance in reservation.get("Instances", []):
             return dict(instance)
