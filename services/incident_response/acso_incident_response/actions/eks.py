@@ -8,14 +8,24 @@ with its change ticket), which incident response requests and follows like any d
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
-from acso_incident_response.actions.base import ActionContext, DirectAction, Risk, SettingsAction, State, call
+from acso_incident_response.actions.base import (
+    ActionContext,
+    DirectAction,
+    Risk,
+    SettingsAction,
+    State,
+    aws_code,
+    call,
+)
 from acso_incident_response.actions.delegated import DelegatedAction
 from acso_incident_response.lifecycle import SENDER
 from acso_incident_response.targets import Target, TargetKind
 from acso_shared.contracts import OperationRequest
 from acso_shared.errors import Invalid
+from acso_shared.logging import get_logger
 
 
 async def describe_cluster(ctx: ActionContext, name: str) -> dict[str, Any]:
@@ -73,15 +83,22 @@ class RestrictPublicEndpoint(SettingsAction):
     name: ClassVar[str] = "eks.restrict_public_endpoint"
     risk: ClassVar[Risk] = "high"
     target_kind: ClassVar[TargetKind] = TargetKind.EKS_CLUSTER
-    iam_actions: ClassVar[tuple[str, ...]] = ("eks:DescribeCluster", "eks:UpdateClusterConfig")
+    iam_actions: ClassVar[tuple[str, ...]] = (
+        "eks:DescribeCluster",
+        "eks:UpdateClusterConfig",
+        "eks:ListUpdates",
+        "eks:DescribeUpdate",
+    )
 
     async def read(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> dict[str, Any]:
         config = (await describe_cluster(ctx, target.id)).get("resourcesVpcConfig", {})
-        return {
+        settings = {
             "endpointPublicAccess": bool(config.get("endpointPublicAccess", True)),
             "endpointPrivateAccess": bool(config.get("endpointPrivateAccess", False)),
             "publicAccessCidrs": sorted(config.get("publicAccessCidrs") or ["0.0.0.0/0"]),
         }
+        # EKS applies an endpoint change over minutes; an accepted one is the configuration being set.
+        return settings | await _endpoint_update_in_progress(ctx, target.id)
 
     def wanted(self, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("public_access") is False:
@@ -100,6 +117,43 @@ class RestrictPublicEndpoint(SettingsAction):
         if params.get("public_access") is False:
             return f"turn off the public API endpoint of EKS cluster {target.id} (private endpoint on)"
         return f"restrict the public API endpoint of EKS cluster {target.id} to {', '.join(params.get('cidrs', []))}"
+
+
+log = get_logger("acso.incident_response.actions.eks")
+
+_UPDATE_PARAMS = {
+    "EndpointPublicAccess": "endpointPublicAccess",
+    "EndpointPrivateAccess": "endpointPrivateAccess",
+    "PublicAccessCidrs": "publicAccessCidrs",
+}
+
+
+async def _endpoint_update_in_progress(ctx: ActionContext, name: str) -> dict[str, Any]:
+    """The settings of an endpoint-access update EKS has accepted and not finished (empty: none).
+
+    An emulator without the update APIs (moto applies the change at once) has nothing in progress.
+    """
+    # One attempt: the lookup is a refinement, not worth a retry budget.
+    eks = await ctx.clients.client("eks", attempts=1)
+    try:
+        updates = (await eks.list_updates(name=name)).get("updateIds", [])
+        for update_id in updates:
+            update = (await eks.describe_update(name=name, updateId=update_id))["update"]
+            if update.get("type") != "EndpointAccessUpdate" or update.get("status") != "InProgress":
+                continue
+            found: dict[str, Any] = {}
+            for param in update.get("params", []):
+                key = _UPDATE_PARAMS.get(param.get("type", ""))
+                if key == "publicAccessCidrs":
+                    found[key] = sorted(json.loads(param["value"]))
+                elif key:
+                    found[key] = str(param.get("value")).lower() == "true"
+            return found
+    except Exception as err:
+        # Without it the described configuration stands; at worst a change still in progress
+        # reads as not done yet, and the action says so.
+        log.warning("eks_update_lookup_failed", cluster=name, code=aws_code(err) or type(err).__name__)
+    return {}
 
 
 class KubernetesResponse(DelegatedAction):

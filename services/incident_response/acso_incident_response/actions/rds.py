@@ -239,7 +239,10 @@ class IsolateDbInstance(DirectAction):
         vpc = (instance.get("DBSubnetGroup") or {}).get("VpcId")
         if not vpc:
             raise Invalid("db_instance_not_in_vpc", f"DB instance {target.id} is not in a VPC")
-        groups = sorted(g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []))
+        # RDS applies a group change in the background: groups being removed are gone as far as we care.
+        groups = sorted(
+            g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []) if g.get("Status") != "removing"
+        )
         return {"vpc_id": vpc, "groups": groups, "quarantine_group": await quarantine_group(ctx, str(vpc))}
 
     def done(self, state: State, params: dict[str, Any]) -> bool:
@@ -278,7 +281,11 @@ class _InstanceSetting(SettingsAction):
     summary: ClassVar[str]
 
     async def read(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> dict[str, Any]:
-        return {self.setting: (await describe_instance(ctx, target.id)).get(self.setting)}
+        instance = await describe_instance(ctx, target.id)
+        # A change RDS has accepted but not finished applying (Multi-AZ takes minutes) is listed as
+        # pending: that is the value the instance is getting.
+        pending = instance.get("PendingModifiedValues") or {}
+        return {self.setting: pending.get(self.setting, instance.get(self.setting))}
 
     def wanted(self, params: dict[str, Any]) -> dict[str, Any]:
         return {self.setting: self.value}
