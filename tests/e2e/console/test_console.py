@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,6 +291,18 @@ async def test_every_page_an_admin_may_see_renders_and_hunting_works_from_the_pa
     await page.locator("#hunt-result").wait_for(state="attached")
     await page.get_by_role("button", name="Run hunt").click()
     await page.locator("#hunt-result .badge.succeeded").wait_for(timeout=60_000)
+    # Uploading a rule shows what lint found (a field CloudTrail records never carry).
+    rule_id = str(uuid.uuid4())
+    await page.locator("#rule-yaml").fill(
+        f"title: Console spec probe\nid: {rule_id}\nstatus: experimental\n"
+        "logsource:\n  product: aws\n  service: cloudtrail\n"
+        "detection:\n  selection:\n    eventName: ConsoleSpecProbe\n    notACloudTrailField: x\n"
+        "  condition: selection\nlevel: low\ntags:\n  - attack.t1078\n"
+    )
+    await page.get_by_role("button", name="Lint and upload").click()
+    await page.locator("#rule-result", has_text="Uploaded Console spec probe").wait_for()
+    assert await page.locator("#rule-result ul.warn li").count() >= 1
+    await page.locator(f"#rule-{rule_id}").wait_for()
     await page.locator("#intel-q").fill("cloudsnatch")
     await page.keyboard.press("Enter")
     await page.locator("#intel-results p, #intel-results ol").first.wait_for()

@@ -165,8 +165,8 @@ export async function api(service, path, options = {}) {
   if (allow404) headers["X-ACSO-Absent-Ok"] = "1";
   let payload;
   if (body !== undefined) {
-    if (typeof body === "string") {
-      headers["Content-Type"] = options.contentType || "application/yaml";
+    if (typeof body === "string" || body instanceof Blob) {
+      headers["Content-Type"] = options.contentType || (body instanceof Blob && body.type) || "application/yaml";
       payload = body;
     } else {
       headers["Content-Type"] = "application/json";

@@ -19,7 +19,8 @@ async function follow(read, render, limit = 120) {
 }
 
 function issues(list, kind) {
-  return (list || []).length ? h("ul", { class: kind }, list.map((e) => h("li", {}, typeof e === "string" ? e : e.message || JSON.stringify(e)))) : "";
+  return (list || []).length ? h("ul", { class: kind }, list.map((e) => h("li", {}, typeof e === "string" ? e
+    : `${e.code ? `${e.code}: ` : ""}${e.message || JSON.stringify(e)}${e.field ? ` (${e.field})` : ""}`))) : "";
 }
 
 function rulesSection() {
@@ -37,7 +38,7 @@ function rulesSection() {
           } }, r.enabled ? "Disable" : "Enable") : badge(r.enabled ? "enabled" : "disabled");
         return h("tr", { id: `rule-${r.id}` }, h("td", {}, r.title, h("div", { class: "muted" }, h("code", {}, r.id))),
           h("td", {}, r.level ? badge(r.level) : badge("invalid", "bad")), h("td", {}, (r.techniques || []).join(", ")),
-          h("td", {}, r.source), h("td", {}, toggle), h("td", {}, issues(r.warnings, "warn"), issues(r.errors, "error")));
+          h("td", {}, r.source), h("td", {}, toggle), h("td", {}, issues(r.lint, "warn"), issues(r.errors, "error")));
       }), { id: "rules" }));
   }
   const parts = [body];
@@ -51,23 +52,27 @@ function rulesSection() {
       result.replaceChildren();
       try {
         const rule = await api("threat-hunter", "/v1/rules", { method: "POST", body: yaml.value, contentType: "application/yaml" });
-        result.replaceChildren(h("p", {}, `Uploaded ${rule.title}.`), issues(rule.warnings, "warn"), issues(rule.errors, "error"));
+        result.replaceChildren(h("p", {}, `Uploaded ${rule.title}.`), issues(rule.lint, "warn"), issues(rule.errors, "error"),
+          (rule.lint || []).length ? "" : h("p", { class: "muted" }, "Lint found nothing."));
         load();
       } catch (err) {
         result.replaceChildren(h("p", { class: "error" }, `${err.code}: ${err.message}`));
       }
     });
-    const pack = h("input", { type: "file", id: "pack-file", "aria-label": "Rule pack file" });
+    const pack = h("input", { type: "file", id: "pack-file", accept: ".zip,.tar,.tgz,.gz", "aria-label": "Rule pack (zip or tar)" });
+    const packName = h("input", { id: "pack-name", value: "sigmahq", size: 14, "aria-label": "Pack name" });
     const packResult = h("div", { role: "status" });
-    const packForm = h("form", { class: "stack" }, h("h3", {}, "Import a rule pack"), pack,
+    const packForm = h("form", { class: "stack" }, h("h3", {}, "Import a rule pack (a SigmaHQ release, zip or tar)"),
+      h("span", {}, h("label", { for: "pack-name" }, "Pack "), packName), pack,
       h("button", { type: "submit" }, "Import"), packResult);
     packForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       const file = pack.files[0];
       if (!file) return;
       try {
-        const report = await api("threat-hunter", "/v1/rules/imports", { method: "POST", body: await file.text(),
-          contentType: file.type || "application/yaml" });
+        const query = new URLSearchParams({ pack: packName.value.trim() || "sigmahq" });
+        const report = await api("threat-hunter", `/v1/rules/imports?${query}`, { method: "POST", body: file,
+          contentType: file.type || "application/octet-stream" });
         packResult.replaceChildren(json(report));
         load();
       } catch (err) {
