@@ -24,14 +24,17 @@ function observablesList(list) {
 }
 
 function alertsSection(inc) {
-  const rows = (inc.alerts || []).map((a) => h("tr", {},
+  const rows = (inc.alerts || []).map((a) => h("tr", { id: `alert-${a.alert_id}`, dataset: { containment: a.containment || "" } },
     h("td", {}, a.severity ? badge(a.severity.label || a.severity) : ""),
     h("td", {}, a.title || a.type, h("div", { class: "muted" }, `${a.source} · ${a.type}`)),
-    h("td", {}, a.status ? badge(a.status) : ""),
+    h("td", {}, a.status ? badge(a.status) : "", a.status_reason ? h("div", { class: "muted" }, a.status_reason) : ""),
     h("td", {}, resourcesOf(a)),
     h("td", {}, observablesList(a.observables)),
+    h("td", { class: "containment" }, a.containment ? badge(a.containment.replace("_", " ")) : h("span", { class: "muted" }, "not planned yet"),
+      a.playbook ? h("div", { class: "muted" }, a.playbook) : "",
+      (a.targets || []).length ? h("div", {}, (a.targets || []).map((t) => h("code", {}, t))) : ""),
     h("td", {}, fmtTime(a.occurred_at))));
-  const parts = [table(["Severity", "Alert", "Status", "Resources", "Observables", "Occurred"], rows, { id: "alerts" })];
+  const parts = [table(["Severity", "Alert", "Status", "Resources", "Observables", "Containment", "Occurred"], rows, { id: "alerts" })];
   const containment = inc.resources || inc.containment;
   if (Array.isArray(containment) && containment.length) {
     parts.push(h("h3", {}, "Containment per resource"), table(["Resource", "Type", "State"], containment.map((r) =>
