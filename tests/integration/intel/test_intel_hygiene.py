@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from acso_shared.db import Database
 from acso_threat_hunter.app import create_app
+from acso_threat_hunter.intel.models import FeedFormat, ImportJob, ImportStatus
+from acso_threat_hunter.intel.repository import IntelRepository
 from acso_threat_hunter.settings import Settings
 from tests.support.apps import running
 from tests.support.stack import TestStack, wait_until
@@ -166,3 +170,29 @@ async def test_a_bundle_with_one_malformed_object_imports_the_rest_unless_strict
     assert strict.status == 400
     assert strict_body["error"]["code"] == "stix_invalid"
     assert broken["id"] in strict_body["error"]["message"]
+
+
+async def test_an_import_read_before_its_first_progress_save_is_its_queued_job(stack: TestStack) -> None:
+    # A poll can arrive between the job's insert (column defaults) and its first save: it read as a 500.
+    db = Database(stack.database_url)
+    await db.connect()
+    try:
+        repository = IntelRepository(db.pool)
+        job = ImportJob(
+            id=uuid.uuid4(),
+            source="early-poll",
+            format=FeedFormat.STIX,
+            status=ImportStatus.QUEUED,
+            submitted_at=datetime.now(UTC),
+        )
+        await repository.create_import(job)
+        unsaved = await repository.get_import(job.id)
+        job.counts.parsed = 3
+        job.warnings = ["flagged 8.8.8.8"]
+        await repository.save_import(job)
+        saved = await repository.get_import(job.id)
+    finally:
+        await db.close()
+
+    assert (unsaved.status, unsaved.counts.parsed, unsaved.warnings) == (ImportStatus.QUEUED, 0, [])
+    assert (saved.counts.parsed, saved.warnings) == (3, ["flagged 8.8.8.8"])

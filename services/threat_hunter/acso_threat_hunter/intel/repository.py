@@ -168,8 +168,15 @@ def _stage_row(rec: IndicatorRecord, now: datetime) -> tuple[Any, ...]:
     )
 
 
+def _decoded(value: Any) -> Any:
+    """A jsonb column's value: the pool decodes jsonb, and `save_import` stores each field as a JSON
+    text inside jsonb, so a saved job reads back as a string while the column defaults of a job not
+    saved yet (`'{}'`, `'[]'`) read back as objects; both are accepted."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _job(row: asyncpg.Record) -> ImportJob:
-    error = json.loads(row["error"]) if row["error"] else None
+    error = _decoded(row["error"]) if row["error"] else None
     return ImportJob(
         id=row["id"],
         source=row["source"],
@@ -181,8 +188,8 @@ def _job(row: asyncpg.Record) -> ImportJob:
         raw_object_key=row["raw_object_key"],
         total=row["total"],
         processed=row["processed"],
-        counts=ImportCounts.model_validate_json(row["counts"]),
-        warnings=json.loads(row["warnings"]),
+        counts=ImportCounts.model_validate(_decoded(row["counts"]) or {}),
+        warnings=list(_decoded(row["warnings"]) or []),
         error=ImportFailure.model_validate(error) if error else None,
     )
 
