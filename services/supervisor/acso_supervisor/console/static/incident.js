@@ -42,7 +42,9 @@ function alertsSection(inc) {
         h("td", {}, badge(r.containment || r.state || r.status || "unknown"))))));
   }
   if ((inc.observables || []).length) parts.push(h("h3", {}, "Observables"), observablesList(inc.observables));
-  return section(`Alerts (${(inc.alerts || []).length})`, ...parts);
+  const card = section(`Alerts (${(inc.alerts || []).length})`, ...parts);
+  card.classList.add("wide");
+  return card;
 }
 
 function triageSection(inc) {
