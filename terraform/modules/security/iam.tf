@@ -385,6 +385,149 @@ locals {
         conditions = [{ test = "StringEquals", variable = "iam:PassedToService", values = ["vpc-flow-logs.amazonaws.com"] }]
       },
       {
+        # Reads of the remediations (acso_incident_response.actions: iam_needs()) that take no
+        # resource ARN.
+        sid = "RemediationReads"
+        actions = [
+          "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeVpcs", "config:DescribeDeliveryChannels",
+          "s3:GetAccountPublicAccessBlock",
+        ]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid = "RemediationScopedReads"
+        actions = [
+          "cloudtrail:GetTrail", "cloudtrail:ListTags", "config:DescribeConfigurationRecorders",
+          "config:DescribeConfigurationRecorderStatus", "ecs:DescribeClusters", "eks:DescribeUpdate", "eks:ListUpdates",
+          "guardduty:GetDetector", "kms:ListResourceTags", "lambda:GetFunctionConcurrency", "lambda:GetPolicy",
+          "lambda:ListVersionsByFunction", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
+          "rds:DescribeDBSnapshotAttributes", "rds:DescribeDBClusterSnapshotAttributes", "s3:GetBucketPolicy",
+          "s3:GetLifecycleConfiguration", "s3:GetObjectVersionTagging", "secretsmanager:ListSecretVersionIds",
+          "securityhub:GetFindings", "sns:ListTagsForResource", "sqs:ListQueueTags",
+        ]
+        resources = [
+          "arn:${local.partition}:cloudtrail:${local.region}:${local.account_id}:trail/*",
+          "arn:${local.partition}:config:${local.region}:${local.account_id}:configuration-recorder/*",
+          "arn:${local.partition}:ecs:${local.region}:${local.account_id}:cluster/*",
+          "arn:${local.partition}:eks:${local.region}:${local.account_id}:cluster/*",
+          "arn:${local.partition}:guardduty:${local.region}:${local.account_id}:detector/*",
+          "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*",
+          "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:db:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:cluster:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:snapshot:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:cluster-snapshot:*",
+          "arn:${local.partition}:s3:::*",
+          "arn:${local.partition}:s3:::*/*",
+          "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:*",
+          "arn:${local.partition}:securityhub:${local.region}:${local.account_id}:hub/default",
+          "arn:${local.partition}:sns:${local.region}:${local.account_id}:*",
+          "arn:${local.partition}:sqs:${local.region}:${local.account_id}:*",
+        ]
+        conditions = local.no_conditions
+      },
+      {
+        # Account-level Security Hub controls and their reverts (no resource ARN).
+        sid = "RemediateAccountSettings"
+        actions = [
+          "ec2:DisableEbsEncryptionByDefault", "iam:DeleteAccountPasswordPolicy", "s3:PutAccountPublicAccessBlock",
+          "guardduty:CreateDetector", "config:PutDeliveryChannel", "config:DeleteDeliveryChannel", "kms:CreateKey",
+          "logs:CreateLogDelivery", "logs:DeleteLogDelivery",
+        ]
+        resources  = ["*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "RemediateDetectorsAndRecorders"
+        actions    = ["guardduty:UpdateDetector", "guardduty:DeleteDetector", "config:PutConfigurationRecorder", "config:StartConfigurationRecorder", "config:StopConfigurationRecorder", "config:DeleteConfigurationRecorder"]
+        resources  = ["arn:${local.partition}:guardduty:${local.region}:${local.account_id}:detector/*", "arn:${local.partition}:config:${local.region}:${local.account_id}:configuration-recorder/*"]
+        conditions = local.no_conditions
+      },
+      {
+        # The trail, bucket, key and log group the remediations create are named acso-<env>-... .
+        sid     = "RemediationOwnResources"
+        actions = ["cloudtrail:CreateTrail", "cloudtrail:DeleteTrail", "s3:CreateBucket", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration", "kms:CreateAlias", "logs:CreateLogGroup"]
+        resources = [
+          "arn:${local.partition}:cloudtrail:${local.region}:${local.account_id}:trail/acso-*",
+          "arn:${local.partition}:s3:::acso-*-security-logs-*",
+          "arn:${local.partition}:kms:${local.region}:${local.account_id}:alias/acso-*",
+          "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*",
+          "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*",
+        ]
+        conditions = local.no_conditions
+      },
+      {
+        sid        = "RemediationKeys"
+        actions    = ["kms:PutKeyPolicy", "kms:TagResource", "kms:CreateGrant", "kms:DisableKeyRotation"]
+        resources  = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"]
+        conditions = local.unprotected
+      },
+      {
+        # Service roles for flow logs, trails and Config deliveries: acso-* roles only, AWS managed
+        # service-role policies only, passed only to the services that deliver logs.
+        sid        = "RemediationServiceRoles"
+        actions    = ["iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:PutRolePolicy"]
+        resources  = ["arn:${local.partition}:iam::${local.account_id}:role/acso-*"]
+        conditions = local.no_conditions
+      },
+      {
+        sid       = "RemediationRolePolicies"
+        actions   = ["iam:AttachRolePolicy"]
+        resources = ["arn:${local.partition}:iam::${local.account_id}:role/acso-*"]
+        conditions = [{
+          test     = "ArnLike"
+          variable = "iam:PolicyARN"
+          values   = ["arn:${local.partition}:iam::aws:policy/service-role/*"]
+        }]
+      },
+      {
+        sid       = "PassRemediationRoles"
+        actions   = ["iam:PassRole"]
+        resources = ["arn:${local.partition}:iam::${local.account_id}:role/acso-*"]
+        conditions = [{
+          test     = "StringEquals"
+          variable = "iam:PassedToService"
+          values   = ["vpc-flow-logs.amazonaws.com", "cloudtrail.amazonaws.com", "config.amazonaws.com", "delivery.logs.amazonaws.com"]
+        }]
+      },
+      {
+        sid       = "ConfigServiceLinkedRole"
+        actions   = ["iam:CreateServiceLinkedRole"]
+        resources = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/config.amazonaws.com/*"]
+        conditions = [{
+          test     = "StringEquals"
+          variable = "iam:AWSServiceName"
+          values   = ["config.amazonaws.com"]
+        }]
+      },
+      {
+        sid = "RemediateWorkloads"
+        actions = [
+          "ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
+          "ec2:ModifyInstanceMetadataOptions", "ec2:ModifySubnetAttribute", "ec2:DeleteFlowLogs", "eks:UntagResource",
+          "lambda:AddPermission", "lambda:RemovePermission", "lambda:CreateFunctionUrlConfig", "lambda:PublishVersion",
+          "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot", "rds:ModifyDBCluster", "rds:ModifyDBSnapshotAttribute",
+          "rds:ModifyDBClusterSnapshotAttribute", "s3:DeleteObject", "secretsmanager:CreateSecret", "secretsmanager:RotateSecret",
+        ]
+        resources = [
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group-rule/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/*",
+          "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc-flow-log/*",
+          "arn:${local.partition}:eks:${local.region}:${local.account_id}:cluster/*",
+          "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:db:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:cluster:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:snapshot:*",
+          "arn:${local.partition}:rds:${local.region}:${local.account_id}:cluster-snapshot:*",
+          "arn:${local.partition}:s3:::*/*",
+          "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:*",
+        ]
+        conditions = local.unprotected
+      },
+      {
         sid        = "UpdateSecurityHubFindings"
         actions    = ["securityhub:BatchUpdateFindings"]
         resources  = ["arn:${local.partition}:securityhub:${local.region}:${local.account_id}:hub/default"]
