@@ -55,6 +55,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("GET", "/v1/rules"): ("aroex", set()),
     ("POST", "/v1/rules"): ("rx", set()),
     ("PATCH", "/v1/rules/{id}"): ("rx", set()),
+    ("POST", "/v1/rules/imports"): ("rx", set()),
+    ("GET", "/v1/rules/imports/{id}"): ("aroex", set()),
     ("POST", "/v1/hunts"): ("arx", set()),
     ("GET", "/v1/hunts/{id}"): ("aroex", set()),
     ("POST", "/v1/operations"): ("ox", set()),
