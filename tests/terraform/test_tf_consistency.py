@@ -152,12 +152,15 @@ def test_the_supervisor_execution_role_may_read_the_gateway_secret_it_injects() 
 
 @pytest.mark.parametrize("agent", ["incident_response", "service_orchestration"])
 def test_compliance_readers_may_get_config_compliance_by_resource(agent: str) -> None:
-    grants = [
-        s for s in task_statements(_module("security"), agent) if any(a.startswith("config:") for a in s["actions"])
-    ]
+    statements = task_statements(_module("security"), agent)
+    reads = [s for s in statements if "config:GetComplianceDetailsByResource" in s["actions"]]
 
     # Read-only, and "*" because Config has no resource-level permission for this action.
-    assert [(g["actions"], g["resources"]) for g in grants] == [(["config:GetComplianceDetailsByResource"], ["*"])]
+    assert [(g["sid"], g["actions"], g["resources"]) for g in reads] == [
+        ("ReadConfigCompliance", ["config:GetComplianceDetailsByResource"], ["*"])
+    ]
+    if agent == "service_orchestration":  # incident response also remediates recorders (its catalogue)
+        assert [s for s in statements if any(a.startswith("config:") for a in s["actions"])] == reads
 
 
 def test_a_missing_websocket_endpoint_on_the_supervisor_is_reported(repo_copy: Path, edit: Edit) -> None:
