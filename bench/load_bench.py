@@ -25,6 +25,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.incident_cost import IncidentCost, RepeatCost, one_incident, repeats, rows
 from bench.message_path_bench import emulator_ceiling
 from tests.support.faults import wait_healthy
 from tests.support.load import LoadProfile, LoadReport, Target, run_load
@@ -45,7 +46,14 @@ def _fmt(values: dict[str, float]) -> str:
     return " / ".join(f"{values[k]:.2f}" for k in ("p50", "p95", "p99")) if values else "n/a"
 
 
-def table(report: LoadReport, ceiling: float) -> str:
+# What `make run` does not set and the bench does (printed in the table).
+SETTINGS_DIFFERING = (
+    "ACSO_CONSUMER_WAIT_TIME_S=1 (make run: 20), ACSO_RATE_LIMIT_PRINCIPAL_PER_S=500 (20), "
+    "ACSO_RATE_LIMIT_PRINCIPAL_BURST=1000 (120), ACSO_DATABASE_POOL_MAX=25 (10)"
+)
+
+
+def table(report: LoadReport, ceiling: float, incident: IncidentCost, repeat: RepeatCost) -> str:
     """The benchmark's markdown table."""
     summary = report.summary()
     send_s = report.send_finished - report.send_started
@@ -54,7 +62,9 @@ def table(report: LoadReport, ceiling: float) -> str:
         "|---|---|",
         f"| machine | {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
         f"Python {platform.python_version()} |",
+        f"| settings that differ from make run | {SETTINGS_DIFFERING} |",
         f"| emulator ceiling: SQS send+receive+delete round trips/s, one client | {ceiling:.1f} |",
+        *rows(incident, repeat),
         f"| alerts sent / accepted | {summary['alerts']} / {summary['accepted']} in {send_s:.1f} s |",
         f"| sustained ingestion rate (alerts/s accepted) | {summary['ingest_rate']:.1f} |",
         f"| incidents opened / workflows | {summary['incidents']} / {summary['workflows']} |",
@@ -100,6 +110,7 @@ def main() -> int:
     parser.add_argument("--alerts", type=int, default=400, help="alerts to send (a quarter are new threats)")
     parser.add_argument("--seconds", type=float, default=45.0, help="bound of the send phase and of settling")
     parser.add_argument("--concurrency", type=int, default=4, help="POST batches in flight")
+    parser.add_argument("--repeats", type=int, default=2000, help="repeats of one detection, in batches of 100")
     args = parser.parse_args()
     os.environ.update(CREDENTIALS)
     work_dir = make_work_dir("acso-load-bench-")
@@ -108,6 +119,8 @@ def main() -> int:
             # Also warms each service's JWKS cache: the first requests after a start are not the steady state.
             asyncio.run(wait_healthy(system))
             ceiling = asyncio.run(emulator_ceiling(system.emulator_url, seconds=5))
+            incident = asyncio.run(one_incident(system))
+            repeat = asyncio.run(repeats(system, alerts=args.repeats))
             target = Target(
                 supervisor_url=system.url("supervisor"),
                 incident_response_url=system.url("incident_response"),
@@ -123,7 +136,7 @@ def main() -> int:
             started = time.monotonic()
             report = asyncio.run(run_load(target, profile, emulator_url=system.emulator_url))
             print(f"\n## Load: alert to containment through the whole system ({time.monotonic() - started:.0f} s)\n")
-            print(table(report, ceiling))
+            print(table(report, ceiling, incident, repeat))
             print("\n### Queue depth over time (visible + in flight)\n")
             print(depth_series(report))
             problems = report.problems()

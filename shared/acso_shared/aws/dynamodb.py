@@ -134,14 +134,17 @@ class IdempotencyStore:
                 ),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=to_item({":in_progress": "in_progress", ":now": now}),
+                # A failed condition answers with the item that failed it: no second read for a duplicate.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return Claim(ClaimOutcome.CLAIMED)
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise translate_aws_error(err, "dynamodb:PutItem idempotency") from err
+            returned = err.response.get("Item")
         except Exception as err:
             raise translate_aws_error(err, "dynamodb:PutItem idempotency") from err
-        existing = await self.get(key)
+        existing = from_item(returned) if returned else await self.get(key)
         if existing and existing.get("status") == "completed":
             return Claim(ClaimOutcome.COMPLETED, existing.get("result"))
         return Claim(ClaimOutcome.IN_PROGRESS)
