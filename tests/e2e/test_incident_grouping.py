@@ -20,6 +20,7 @@ import pytest
 from acso_shared.aws.clients import AwsClientFactory
 from tests.e2e.flow_support import Api, actions_of, instance_state, run_instance, settled, tor_finding
 from tests.support.ids import unique_finding_id, unique_public_ip
+from tests.support.stack import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -113,6 +114,17 @@ async def test_two_instances_talking_to_one_c2_server_are_both_quarantined_in_on
     )
     assert succeeded_at < contained_at
     assert next(e for e in timeline if e["kind"] == "alert_added")["data"]["alert_id"] == joined["alert_id"]
+
+    # Financial intelligence estimated the contained incident's cost, the response's own included.
+    async def impact() -> dict[str, Any] | None:
+        status, body = await api.call(
+            "GET", "financial_intelligence", f"/v1/costs/incidents/{opened['incident_id']}", role="admin"
+        )
+        return body if status == 200 else None
+
+    estimate = await wait_until(impact, timeout_s=60, interval_s=1)
+    assert {r["resource_id"] for r in estimate["resources"]} >= {first, second}
+    assert any(a["action"] == "forensic_snapshot" for a in estimate["response_actions"])
     # Both alerts' workflows wait for their own containment and complete with it.
     for result in (opened, joined):
         status, workflow = await api.call("GET", "supervisor", f"/v1/workflows/{result['workflow_id']}", role="analyst")

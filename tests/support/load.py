@@ -173,10 +173,14 @@ class LoadReport:
             if state is None or state.detail is None:
                 found.append(f"incident {incident_id} is missing from incident response")
                 continue
-            # One workflow per distinct alert: the one that opened the incident and each that joined it.
-            expected = len({a.workflow_id for a in self.alerts if a.incident_id == incident_id and a.workflow_id})
-            if len(state.workflows) != expected:
-                found.append(f"incident {incident_id} has {len(state.workflows)} workflows (expected {expected})")
+            # One workflow per distinct alert (the one that opened the incident and each that joined
+            # it), never two for one alert: a batch retried after a lost reply must not start any again.
+            per_alert = Counter(w["alert_id"] for w in state.workflows)
+            if not state.workflows:
+                found.append(f"incident {incident_id} has no workflow")
+            twice = sorted(str(a) for a, n in per_alert.items() if n > 1)
+            if twice:
+                found.append(f"incident {incident_id} ran two workflows for alerts {twice}")
             unfinished = [w["workflow_id"] for w in state.workflows if w["status"] not in TERMINAL_WORKFLOW]
             if unfinished:
                 found.append(f"incident {incident_id} has unfinished workflows {unfinished}")
@@ -408,8 +412,7 @@ class LoadRun:
                             alert.sent_at = alert.sent_at or sent_at
                             alert.incident_id = result["incident_id"]
                             alert.outcome = result["outcome"]
-                            # A retried batch answers `duplicate` for what the lost reply had started.
-                            alert.workflow_id = alert.workflow_id or result["workflow_id"]
+                            alert.workflow_id = result["workflow_id"]
                         if attempt > 1:
                             self.report.retried_batches += 1
                         return

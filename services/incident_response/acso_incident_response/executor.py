@@ -105,8 +105,11 @@ class Executor:
                     "UPDATE ir_actions SET before_state = $2 WHERE id = $1", action_id, before
                 )
             if row["dry_run"]:
+                # The preview: what applying would change, setting by setting, read from the live state.
+                would = {"dry_run": True, "would": action.describe(target, params)}
+                changes = action.preview(before, params)
                 await self.finish(
-                    row, "succeeded", before=before, after={"dry_run": True, "would": action.describe(target, params)}
+                    row, "succeeded", before=before, after={**would, **({"changes": changes} if changes else {})}
                 )
                 return "dry_run"
             if isinstance(action, DelegatedAction):

@@ -371,6 +371,7 @@ class Planner:
         step, target = planned.step, planned.target
         action = ACTIONS[step.action]
         dry_run = step.dry_run or self._settings.dry_run
+        params = action.planned_params(dict(step.params), self._settings)
         if not decision.allowed:
             status = "blocked"
         elif action.risk == "high" and not dry_run:
@@ -395,7 +396,7 @@ class Planner:
             target.account_id,
             action.risk,
             dry_run,
-            step.params,
+            params,
             list(step.after),
             status,
             None if decision.allowed else f"{decision.code}: {decision.reason}",
@@ -403,7 +404,7 @@ class Planner:
         )
         if created is None:
             return
-        describe = action.describe(target, step.params)
+        describe = action.describe(target, params)
         if status == "blocked":
             await lifecycle.timeline(
                 conn,

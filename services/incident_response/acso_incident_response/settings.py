@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from acso_shared.alerts.models import SeverityLabel
 from acso_shared.settings import ServiceSettings
 
+# Lists read from the environment as JSON lists or comma-separated text (not JSON-decoded first).
+Names = Annotated[tuple[str, ...], NoDecode]
 # The account moto and LocalStack answer as: the default under ACSO_ENV=local only.
 EMULATOR_ACCOUNT_ID = "123456789012"
 _DEFAULT_TRIAGE_S = {"critical": 15 * 60, "high": 60 * 60, "medium": 4 * 3600, "low": 24 * 3600}
@@ -18,10 +22,15 @@ _DEFAULT_CONTAIN_S = {"critical": 60 * 60, "high": 4 * 3600, "medium": 24 * 3600
 class Settings(ServiceSettings):
     """Everything the incident-response service reads from the environment (`ACSO_` prefix)."""
 
-    allowed_account_ids: tuple[str, ...] = Field(
+    allowed_account_ids: Names = Field(
         default=(),
         description="Accounts actions may touch; anything else is blocked. Required outside ACSO_ENV=local, where"
         " the emulator's account is the default",
+    )
+    eks_endpoint_allowed_cidrs: Names = Field(
+        default=(),
+        description="Administration CIDRs an EKS cluster's public endpoint is restricted to during containment;"
+        " empty: the public endpoint is turned off (private endpoint on)",
     )
     auto_resolve: bool = Field(
         default=True,
@@ -61,11 +70,15 @@ class Settings(ServiceSettings):
         default=300.0, gt=0, description="A summary being written is retried by another worker after this"
     )
 
-    @field_validator("allowed_account_ids", mode="before")
+    @field_validator("allowed_account_ids", "eks_endpoint_allowed_cidrs", mode="before")
     @classmethod
     def _split_accounts(cls, value: object) -> object:
+        """A JSON list (as Terraform and the launcher write it) or comma-separated text."""
         if isinstance(value, str):
-            return tuple(a.strip() for a in value.split(",") if a.strip())
+            text = value.strip()
+            if text.startswith("["):
+                return tuple(str(v) for v in json.loads(text))
+            return tuple(a.strip() for a in text.split(",") if a.strip())
         return value
 
     @model_validator(mode="before")

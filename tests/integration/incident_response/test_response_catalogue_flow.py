@@ -361,7 +361,8 @@ async def test_an_eks_finding_tags_the_cluster_hands_the_kubernetes_fix_to_orche
     resources = [Resource(type=ResourceType.EKS_CLUSTER, id=name, account_id=ACCOUNT)]
     request = response_request(guardduty_alert("PrivilegeEscalation:Kubernetes/PrivilegedContainer", resources))
     incident_id = request.payload["incident_id"]
-    app = create_app(_settings(stack))
+    # The operator's administration network: the public endpoint is restricted to it.
+    app = create_app(_settings(stack, eks_endpoint_allowed_cidrs="203.0.113.0/24"))
     async with running(app) as client:
         await _send(app, request)
         incident = await _until(

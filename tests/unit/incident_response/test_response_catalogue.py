@@ -459,12 +459,23 @@ def test_a_task_arn_without_its_cluster_is_refused() -> None:
         task_cluster("arn:aws:ecs:us-east-1:123456789012:task/abc")
 
 
+def test_the_eks_allow_list_comes_from_the_operators_settings() -> None:
+    action = ACTIONS["eks.restrict_public_endpoint"]
+    configured = Settings(env="local", eks_endpoint_allowed_cidrs="198.51.100.0/24,203.0.113.0/24")
+    assert action.planned_params({}, configured) == {"cidrs": ["198.51.100.0/24", "203.0.113.0/24"]}
+    assert action.planned_params({}, Settings(env="local")) == {}
+    assert action.planned_params({"cidrs": ["192.0.2.0/24"]}, configured) == {"cidrs": ["192.0.2.0/24"]}
+
+
 def test_the_eks_allow_list_must_not_be_the_world() -> None:
     action = ACTIONS["eks.restrict_public_endpoint"]
     with pytest.raises(Invalid):
         action.wanted({"cidrs": ["0.0.0.0/0"]})  # type: ignore[attr-defined]
-    with pytest.raises(Invalid):
-        action.wanted({})  # type: ignore[attr-defined]
+    # No allow-list configured: the public endpoint is turned off (the private one on).
+    assert action.wanted({}) == {  # type: ignore[attr-defined]
+        "endpointPublicAccess": False,
+        "endpointPrivateAccess": True,
+    }
     assert action.wanted({"public_access": False}) == {  # type: ignore[attr-defined]
         "endpointPublicAccess": False,
         "endpointPrivateAccess": True,

@@ -108,6 +108,11 @@ class ActionType(ABC):
     def describe(self, target: Target, params: dict[str, Any]) -> str:
         """What the action does, in one sentence (used for dry runs and the timeline)."""
 
+    def planned_params(self, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+        """The step's parameters as the action row stores them: the playbook's, plus what this action
+        takes from the operator's settings (the default adds nothing)."""
+        return params
+
     def preview(self, state: State, params: dict[str, Any]) -> dict[str, Any]:
         """What applying would change, read from `state` (what `current` returned): a dry run's detail.
 

@@ -22,6 +22,7 @@ from acso_incident_response.actions.base import (
 )
 from acso_incident_response.actions.delegated import DelegatedAction
 from acso_incident_response.lifecycle import SENDER
+from acso_incident_response.settings import Settings
 from acso_incident_response.targets import Target, TargetKind
 from acso_shared.contracts import OperationRequest
 from acso_shared.errors import Invalid
@@ -73,7 +74,10 @@ class TagCluster(DirectAction):
 
 
 class RestrictPublicEndpoint(SettingsAction):
-    """Limit the cluster's public API endpoint to the allow-listed CIDRs (`params.cidrs`), or close it.
+    """Limit the cluster's public API endpoint to the allow-listed CIDRs, or close it.
+
+    The allow-list is the operator's (`ACSO_EKS_ENDPOINT_ALLOWED_CIDRS`, put into `params.cidrs` when
+    the step is planned); without one the public endpoint is turned off and the private one on.
 
     High risk: whoever manages the cluster from outside the allow-list loses access until reverted.
     With `public_access: false` (Security Hub EKS.1) the public endpoint is turned off, and the
@@ -90,6 +94,11 @@ class RestrictPublicEndpoint(SettingsAction):
         "eks:DescribeUpdate",
     )
 
+    def planned_params(self, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+        if "cidrs" in params or params.get("public_access") is False or not settings.eks_endpoint_allowed_cidrs:
+            return params
+        return {**params, "cidrs": list(settings.eks_endpoint_allowed_cidrs)}
+
     async def read(self, ctx: ActionContext, target: Target, params: dict[str, Any]) -> dict[str, Any]:
         config = (await describe_cluster(ctx, target.id)).get("resourcesVpcConfig", {})
         settings = {
@@ -101,7 +110,7 @@ class RestrictPublicEndpoint(SettingsAction):
         return settings | await _endpoint_update_in_progress(ctx, target.id)
 
     def wanted(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("public_access") is False:
+        if params.get("public_access") is False or not params.get("cidrs"):
             return {"endpointPublicAccess": False, "endpointPrivateAccess": True}
         cidrs = sorted(str(c) for c in params.get("cidrs", []))
         if not cidrs or any(c in ("0.0.0.0/0", "::/0") for c in cidrs):
@@ -114,7 +123,7 @@ class RestrictPublicEndpoint(SettingsAction):
         await call(ctx, "eks", "UpdateClusterConfig", name=target.id, resourcesVpcConfig=values)
 
     def describe(self, target: Target, params: dict[str, Any]) -> str:
-        if params.get("public_access") is False:
+        if params.get("public_access") is False or not params.get("cidrs"):
             return f"turn off the public API endpoint of EKS cluster {target.id} (private endpoint on)"
         return f"restrict the public API endpoint of EKS cluster {target.id} to {', '.join(params.get('cidrs', []))}"
 
