@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -141,7 +141,7 @@ class IdempotencyStore:
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise translate_aws_error(err, "dynamodb:PutItem idempotency") from err
-            returned = err.response.get("Item")
+            returned = cast("dict[str, Any] | None", err.response.get("Item"))
         except Exception as err:
             raise translate_aws_error(err, "dynamodb:PutItem idempotency") from err
         existing = from_item(returned) if returned else await self.get(key)
