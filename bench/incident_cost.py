@@ -7,8 +7,9 @@ Used by `load_bench.py` before its load, on the same freshly started system:
   `GET /v1/aws-calls` before and after (the counts of the client factory's botocore hooks), split
   into messaging (SQS, empty long polls apart), state (DynamoDB), actions (EC2) and other
   (EventBridge, SNS, Config); CPU is the sum of the service processes' `cpu_times` over the window.
-  The window is wall-clock time, so heartbeats (`dynamodb:UpdateItem`, one per service every
-  `ACSO_HEARTBEAT_INTERVAL_S`) and ping probes inside it are counted: the bench prints the window.
+  The window is wall-clock time: it starts right after a ping probe (every 30 s) has finished, so
+  no probe falls in it, but heartbeats (`dynamodb:UpdateItem`, one per service every
+  `ACSO_HEARTBEAT_INTERVAL_S`) do: they are printed apart, with the window's length.
   The deterministic count is the spec `tests/integration/performance/test_aws_call_budget.py`.
 - `repeats`: `alerts` copies of one detection (the same GuardDuty finding id, as a SIEM forwarding
   the same finding again) in POST batches of `batch`, `clients` at a time, after the first one has
@@ -77,6 +78,25 @@ def split(calls: Counter[str]) -> dict[str, int]:
     return dict(kinds)
 
 
+async def after_a_ping_probe(session: aiohttp.ClientSession, system: RunningSystem, timeout_s: float = 60) -> None:
+    """Wait until the supervisor's next ping probe (every ACSO_PING_INTERVAL_S, 30 s) has been
+    answered by every agent, so the probe's own messages stay out of the window that follows."""
+
+    async def pings() -> dict[str, Any]:
+        async with session.get(f"{system.url('supervisor')}/v1/agents", headers=system.auth("admin")) as response:
+            body = await response.json()
+        return {a["agent"]: a.get("last_ping_at") for a in body["agents"]}
+
+    first = await pings()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        now = await pings()
+        if all(now[agent] != first.get(agent) for agent in now if agent in system.urls):
+            await asyncio.sleep(1.0)  # the last replies' deletes and completions
+            return
+
+
 @dataclass
 class IncidentCost:
     calls: Counter[str]
@@ -91,6 +111,7 @@ async def one_incident(system: RunningSystem) -> IncidentCost:
     finding = AlertFactory("cost0000").guardduty(threat, datetime.now(UTC))
     pids = system.pids()
     async with aiohttp.ClientSession() as session:
+        await after_a_ping_probe(session, system)
         calls_before = await aws_calls(session, system)
         cpu_before = cpu_seconds(pids, AGENTS)
         started = time.monotonic()

@@ -57,6 +57,14 @@ class IngestedAlert:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Known:
+    """An alert already recorded: its incident and status (read once per batch)."""
+
+    incident_id: str
+    status: str
+
+
 def _lock_id(key: str) -> int:
     # A stable signed 64-bit id per key for pg_advisory_xact_lock.
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
@@ -144,8 +152,17 @@ class AlertIngestor:
                 "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
                 lock_ids,
             )
+            # The batch's known alerts in one round trip (locked, as the per-alert read locked them);
+            # `known` then follows what the batch itself records, so a repeat within it is a duplicate.
+            rows = await conn.fetch(
+                "SELECT alert_id, incident_id, status FROM alerts WHERE alert_id = ANY($1::uuid[]) FOR UPDATE",
+                sorted({alert.alert_id for alert in alerts}),
+            )
+            known: dict[str, Known] = {str(r["alert_id"]): Known(str(r["incident_id"]), r["status"]) for r in rows}
             for alert, (fp, keys) in zip(alerts, pivots, strict=True):
-                result = await self._record(conn, alert, fp, keys, (evidence or {}).get(alert.source_id or "", []))
+                result = await self._record(
+                    conn, alert, fp, keys, (evidence or {}).get(alert.source_id or "", []), known
+                )
                 results.append(result)
         for workflow_id in [r.workflow_id for r in results if r.workflow_id]:
             await self._engine.dispatch_pending(workflow_id)
@@ -206,19 +223,31 @@ class AlertIngestor:
             log.warning("cost_findings_not_sent", error=str(err), findings=len(findings))
 
     async def _record(
-        self, conn: asyncpg.Connection, alert: NormalizedAlert, fp: str, keys: list[str], evidence: list[Any]
+        self,
+        conn: asyncpg.Connection,
+        alert: NormalizedAlert,
+        fp: str,
+        keys: list[str],
+        evidence: list[Any],
+        known: dict[str, Known],
     ) -> IngestedAlert:
-        """Record one alert of a batch whose advisory locks the caller already holds."""
+        """Record one alert of a batch whose advisory locks the caller already holds.
+
+        `known` holds the batch's alerts already recorded (read once for the batch); it is kept up
+        to date with what this alert changes.
+        """
         alert_id = str(alert.alert_id)
         now = datetime.now(UTC)
-        existing = await conn.fetchrow(
-            "SELECT incident_id, status FROM alerts WHERE alert_id = $1 FOR UPDATE", alert.alert_id
-        )
+        existing = known.get(alert_id)
         if alert.state is AlertState.RESOLVED:
-            return await self._resolve(conn, alert, fp, existing, now)
+            result = await self._resolve(conn, alert, fp, existing, now)
+            if result.incident_id and result.outcome in ("resolved", "duplicate"):
+                known[result.alert_id] = Known(result.incident_id, "resolved")
+            return result
         if existing is not None:
             # The very same finding again (a redelivery, or the source's update of it): count it.
-            known_incident = str(existing["incident_id"])
+            known_incident = existing.incident_id
+            known[alert_id] = Known(known_incident, "active")
             await conn.execute(
                 "UPDATE alerts SET occurrences = occurrences + 1, last_received_at = $2, status = 'active',"
                 " status_reason = NULL, resolved_at = NULL WHERE alert_id = $1",
@@ -291,6 +320,7 @@ class AlertIngestor:
             evidence if isinstance(evidence, list) else [evidence],
             alert.account_id,
         )
+        known[alert_id] = Known(incident_id, "active")
         await self._fold(conn, incident_id, alert, now, keys)
         workflow_id: str | None = None
         if outcome in ("new_incident", "correlated"):
@@ -304,7 +334,7 @@ class AlertIngestor:
         conn: asyncpg.Connection,
         alert: NormalizedAlert,
         fp: str,
-        existing: asyncpg.Record | None,
+        existing: Known | None,
         now: datetime,
     ) -> IngestedAlert:
         """A passed, archived or resolved result: it resolves the alert it is about, or opens nothing."""
@@ -322,8 +352,8 @@ class AlertIngestor:
             )
             if match is None:
                 return IngestedAlert(alert_id, None, "ignored", None, reason=f"{reason}: no open alert to resolve")
-            alert_id, existing = str(match["alert_id"]), match
-        incident_id = str(existing["incident_id"])
+            alert_id, existing = str(match["alert_id"]), Known(str(match["incident_id"]), match["status"])
+        incident_id = existing.incident_id
         await conn.execute(
             "UPDATE alerts SET occurrences = occurrences + 1, last_received_at = $2,"
             " status = 'resolved', status_reason = $3, resolved_at = COALESCE(resolved_at, $2) WHERE alert_id = $1",
@@ -331,7 +361,7 @@ class AlertIngestor:
             now,
             reason,
         )
-        if existing["status"] == "resolved":
+        if existing.status == "resolved":
             return IngestedAlert(alert_id, incident_id, "duplicate", None, reason=reason)
         await conn.execute(
             "UPDATE incident_groups SET last_activity = $2, updated_at = $2 WHERE incident_id = $1",
