@@ -29,11 +29,15 @@ async def test_the_page_and_its_assets_are_served_under_a_csp_without_inline_cod
         assert "style-src 'self';" in csp
         assert "unsafe-inline" not in csp
         html = await page.text()
-        assert '<script type="module" src="/console/app.js">' in html
+        # relative URLs: in AWS the page sits under the REST API's stage path (/<stage>/)
+        assert '<script type="module" src="console/app.js">' in html
+        assert 'src="/' not in html
+        assert 'href="/' not in html
         assert "<script>" not in html
         assert "style=" not in html
         script = await client.get("/console/app.js")
         assert (script.status, script.content_type) == (200, "text/javascript")
+        assert 'from "/' not in await script.text()
         for name in ("..%2Fapp.py", "routes.py", "missing.js", "index.html"):
             missing = await client.get(f"/console/{name}")
             assert missing.status == 404, name

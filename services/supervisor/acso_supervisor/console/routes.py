@@ -61,7 +61,9 @@ class ConsoleConfig(BaseModel):
     hosted_ui_domain: str
     redirect_uri: str
     stream_url: str
-    api_prefix: str = PROXY_PREFIX
+    # Relative, as every URL of the page and its scripts: in AWS the console sits under the REST
+    # API's stage path (`https://<id>.execute-api.<region>.amazonaws.com/<stage>/`).
+    api_prefix: str = PROXY_PREFIX.lstrip("/")
     services: list[str]
 
 

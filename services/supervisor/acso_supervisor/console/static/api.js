@@ -44,7 +44,7 @@ async function postJson(url, body) {
 }
 
 export async function loadConfig() {
-  const response = await fetch("/console/session/config", { headers: { Accept: "application/json" } });
+  const response = await fetch("console/session/config", { headers: { Accept: "application/json" } });
   if (!response.ok) throw await readError(response);
   session.config = await response.json();
   return session.config;
@@ -64,7 +64,7 @@ async function setTokens(tokens) {
 }
 
 export async function passwordLogin(username, password) {
-  await setTokens(await postJson("/console/session/login", { username, password }));
+  await setTokens(await postJson("console/session/login", { username, password }));
 }
 
 export async function refresh() {
@@ -84,7 +84,7 @@ export async function refresh() {
     const t = await response.json();
     session.tokens = { ...session.tokens, access_token: t.access_token, id_token: t.id_token, expires_in: t.expires_in };
   } else {
-    const t = await postJson("/console/session/refresh", { refresh_token: session.tokens.refresh_token });
+    const t = await postJson("console/session/refresh", { refresh_token: session.tokens.refresh_token });
     session.tokens = { ...session.tokens, ...t };
   }
   scheduleRefresh(session.tokens.expires_in);

@@ -1,15 +1,15 @@
 // The console's shell: login, the role-aware navigation, hash routing and the live event stream.
 
 import { api, can, currentSession, finishHostedLogin, loadConfig, logout, onSessionChange, passwordLogin,
-  startHostedLogin } from "/console/api.js";
-import { h, toast } from "/console/dom.js";
-import { stream } from "/console/stream.js";
-import { approvalsPage } from "/console/approvals.js";
-import { executivePage } from "/console/executive.js";
-import { huntingPage } from "/console/hunting.js";
-import { incidentPage } from "/console/incident.js";
-import { operationsPage } from "/console/operations.js";
-import { queuePage } from "/console/queue.js";
+  startHostedLogin } from "./api.js";
+import { h, toast } from "./dom.js";
+import { stream } from "./stream.js";
+import { approvalsPage } from "./approvals.js";
+import { executivePage } from "./executive.js";
+import { huntingPage } from "./hunting.js";
+import { incidentPage } from "./incident.js";
+import { operationsPage } from "./operations.js";
+import { queuePage } from "./queue.js";
 
 // Each page, and the permission (from GET /v1/me) that shows it.
 const PAGES = [

@@ -1,10 +1,10 @@
 // The approvals inbox: every pending approval, oldest first, with its risk and preview; it changes
 // as events arrive.
 
-import { api, can } from "/console/api.js";
-import { badge, fmtTime, h, json, table, toast } from "/console/dom.js";
-import { approvalControls } from "/console/incident.js";
-import { stream } from "/console/stream.js";
+import { api, can } from "./api.js";
+import { badge, fmtTime, h, json, table, toast } from "./dom.js";
+import { approvalControls } from "./incident.js";
+import { stream } from "./stream.js";
 
 export function approvalsPage(root) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading approvals…"));

@@ -2,8 +2,8 @@
 // GET /v1/metrics/incidents (7 and 30 days), GET /v1/rules (coverage), GET /v1/reports/executive.
 // Printable: the print style sheet drops the navigation and keeps the cards on white.
 
-import { api, can } from "/console/api.js";
-import { fmtDuration, h, money, section, table } from "/console/dom.js";
+import { api, can } from "./api.js";
+import { fmtDuration, h, money, section, table } from "./dom.js";
 
 const SEVERITY_ORDER = ["critical", "high", "medium", "low", "informational"];
 

@@ -1,8 +1,8 @@
 // Hunting: Sigma rules and rule packs (enable, disable, upload, lint results), hunts and their
 // hits, intel search, and intel imports with their reports.
 
-import { api, ApiError, can } from "/console/api.js";
-import { badge, fmtTime, h, json, section, table, toast } from "/console/dom.js";
+import { api, ApiError, can } from "./api.js";
+import { badge, fmtTime, h, json, section, table, toast } from "./dom.js";
 
 const FINISHED = new Set(["succeeded", "failed", "completed", "partial", "done", "error"]);
 

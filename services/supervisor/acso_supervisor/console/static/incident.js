@@ -2,10 +2,10 @@
 // revert, approvals, comments, tickets, compliance and cost impact. It reloads when the stream
 // says something about it.
 
-import { api, can } from "/console/api.js";
-import { badge, fmtTime, h, json, keepFocus, kv, money, section, table, toast } from "/console/dom.js";
-import { incidentOf, stream } from "/console/stream.js";
-import { slaCell, tickSla } from "/console/queue.js";
+import { api, can } from "./api.js";
+import { badge, fmtTime, h, json, keepFocus, kv, money, section, table, toast } from "./dom.js";
+import { incidentOf, stream } from "./stream.js";
+import { slaCell, tickSla } from "./queue.js";
 
 function details(summary, value) {
   if (value === null || value === undefined || (typeof value === "object" && !Object.keys(value).length)) return "";

@@ -1,7 +1,7 @@
 // Operations: change records (SSM runbooks through service orchestration) with their approval state.
 
-import { api, can } from "/console/api.js";
-import { badge, fmtTime, h, table, toast } from "/console/dom.js";
+import { api, can } from "./api.js";
+import { badge, fmtTime, h, table, toast } from "./dom.js";
 
 export function operationsPage(root) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading operations…"));

@@ -1,9 +1,9 @@
 // The incident queue: server-side filters (status, severity, assignee), local ones (account, age),
 // SLA countdowns, and rows that change as events arrive on the stream (no polling).
 
-import { api } from "/console/api.js";
-import { badge, fmtDuration, h, keepFocus, toast } from "/console/dom.js";
-import { incidentOf, stream } from "/console/stream.js";
+import { api } from "./api.js";
+import { badge, fmtDuration, h, keepFocus, toast } from "./dom.js";
+import { incidentOf, stream } from "./stream.js";
 
 const STATUSES = ["", "new", "triaged", "contained", "eradicated", "recovered", "closed"];
 const SEVERITIES = ["", "critical", "high", "medium", "low", "informational"];

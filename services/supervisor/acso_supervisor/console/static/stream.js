@@ -1,7 +1,8 @@
 // The live event stream (`GET /v1/stream`): one WebSocket, reconnected with backoff, fanned out
-// to the pages. The token goes in the `bearer, <token>` subprotocol pair, never in the URL.
+// to the pages. The token goes in the `bearer, <token>` subprotocol pair, never in the URL, except
+// for API Gateway's WebSocket API (`stream_url`, in AWS), which authorises $connect on `?token=`.
 
-import { currentSession } from "/console/api.js";
+import { currentSession } from "./api.js";
 
 class Stream {
   constructor() {
@@ -23,7 +24,10 @@ class Stream {
     if (this.socket) return;
     const tokens = currentSession().tokens;
     if (!tokens) return;
-    const socket = new WebSocket(this.url(), ["bearer", tokens.access_token]);
+    const gateway = currentSession().config.stream_url;
+    const socket = gateway
+      ? new WebSocket(`${gateway}?${new URLSearchParams({ token: tokens.access_token })}`)
+      : new WebSocket(this.url(), ["bearer", tokens.access_token]);
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.backoff = 500;
