@@ -57,6 +57,12 @@ AGENT_REQUIRED_ENVIRONMENT: Mapping[str, frozenset[str]] = {
     "incident_response": frozenset({"ACSO_ALLOWED_ACCOUNT_IDS"}),
 }
 
+# Settings classes an agent reads besides `acso_<agent>.settings.Settings` ("module:Class"): the
+# supervisor's web console has its own (`ACSO_CONSOLE_*`).
+EXTRA_SETTINGS: Mapping[str, tuple[str, ...]] = {
+    "supervisor": ("acso_supervisor.console.settings:ConsoleSettings",),
+}
+
 # Variables a library reads rather than a settings class (so "never read" does not apply).
 LIBRARY_ENVIRONMENT: Mapping[str, str] = {
     # The database password, from the RDS-managed secret: asyncpg uses it when the URL has none.
@@ -506,12 +512,15 @@ def complex_settings_names(agent: Agent) -> set[str]:
     settings = getattr(module, "Settings", None)
     if not isinstance(settings, type) or not issubclass(settings, BaseSettings):
         return set()
-    prefix = str(settings.model_config.get("env_prefix", "ACSO_"))
     names = set()
-    for field_name, info in settings.model_fields.items():
-        origin = typing.get_origin(info.annotation) or info.annotation
-        if origin in (list, tuple, set, frozenset, dict) and not any(isinstance(m, NoDecode) for m in info.metadata):
-            names.add(f"{prefix}{field_name}".upper())
+    for cls in (settings, *extra_settings_classes(agent)):
+        prefix = str(cls.model_config.get("env_prefix", "ACSO_"))
+        for field_name, info in cls.model_fields.items():
+            origin = typing.get_origin(info.annotation) or info.annotation
+            if origin in (list, tuple, set, frozenset, dict) and not any(
+                isinstance(m, NoDecode) for m in info.metadata
+            ):
+                names.add(f"{prefix}{field_name}".upper())
     return names
 
 
@@ -589,7 +598,25 @@ def service_settings_names(agent: Agent) -> set[str] | None:
     settings = getattr(module, "Settings", None)
     if not isinstance(settings, type) or not issubclass(settings, BaseSettings):
         return None
-    return _settings_names(settings)[1]
+    names = _settings_names(settings)[1]
+    for extra in extra_settings_classes(agent):
+        names |= _settings_names(extra)[1]
+    return names
+
+
+def extra_settings_classes(agent: Agent) -> list[type[BaseSettings]]:
+    """The settings classes of EXTRA_SETTINGS for `agent` that import."""
+    classes: list[type[BaseSettings]] = []
+    for reference in EXTRA_SETTINGS.get(agent.value, ()):
+        module_name, _, class_name = reference.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        settings = getattr(module, class_name, None)
+        if isinstance(settings, type) and issubclass(settings, BaseSettings):
+            classes.append(settings)
+    return classes
 
 
 def _settings_names(settings: type[BaseSettings]) -> tuple[list[frozenset[str]], set[str]]:

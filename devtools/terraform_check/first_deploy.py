@@ -6,7 +6,8 @@ reserved Lambda concurrency by default; a minor engine pin beside automatic mino
 built for the builder's architecture; a topic no alarm may publish to; a cached stage-wide Deny;
 a repository destroy cannot delete; a bucket the ALB may not yet write to; a password in the
 state; a knowledge base nothing syncs; no read replica or budget; missing alarms; SSM documents
-named but never created; ECS Exec half configured; archive tiers on what is read on demand.
+named but never created; ECS Exec half configured; archive tiers on what is read on demand; a web
+console behind the authorizer (or other routes beside it without), or without its Hosted UI login.
 """
 
 from __future__ import annotations
@@ -607,6 +608,124 @@ def check_allow_list(tree: _Tree) -> None:
             )
 
 
+# --- the web console: its routes are public (and only they), and it logs in through the Hosted UI -
+
+
+_ROOT_RESOURCE = re.compile(r"^\$\{aws_api_gateway_rest_api\.[a-z0-9_]+\.root_resource_id\}$")
+_RESOURCE_REF = re.compile(r"^\$\{aws_api_gateway_resource\.([a-z0-9_]+)\.id\}$")
+_METHOD_NAMES = re.compile(r'"([A-Z]+)"')
+# What the supervisor's task must set for the console (acso_supervisor.console.settings) in AWS:
+# name -> the value it must have (None: any, but set).
+CONSOLE_ENVIRONMENT: Mapping[str, str | None] = {
+    "ACSO_CONSOLE_LOGIN": "hosted_ui",
+    "ACSO_CONSOLE_HOSTED_UI_DOMAIN": None,
+    "ACSO_CONSOLE_REDIRECT_URI": None,
+    "ACSO_CONSOLE_UPSTREAM_HOST": None,
+    "ACSO_CONSOLE_STREAM_URL": None,
+}
+# The console's routes under /console/ (acso_supervisor.console.routes): GET assets and config,
+# POST login and refresh, and the API proxy's GET, POST and PATCH.
+CONSOLE_METHODS = frozenset({"GET", "POST", "PATCH"})
+
+
+def _resource_path(api: Config, reference: str) -> str | None:
+    """`/a/b` of an aws_api_gateway_resource (or the root) named by a `resource_id`/`parent_id` value."""
+    if _ROOT_RESOURCE.match(reference):
+        return ""
+    match = _RESOURCE_REF.match(reference)
+    body = api.resources.get(("aws_api_gateway_resource", match.group(1))) if match else None
+    if body is None:
+        return None
+    parent = _resource_path(api, str(body.get("parent_id", "")))
+    return None if parent is None else f"{parent}/{unquote(str(body.get('path_part', '')))}"
+
+
+def _http_methods(api: Config, body: dict[str, Any]) -> set[str]:
+    """The HTTP methods one aws_api_gateway_method block declares (a literal, or each.key of a for_each)."""
+    method = unquote(str(body.get("http_method", "")))
+    if method != "${each.key}":
+        return {method}
+    for_each = str(body.get("for_each", ""))
+    local = re.match(r"^\$\{local\.([a-z0-9_]+)\}$", for_each)
+    text = str(api.locals.get(local.group(1), "")) if local else for_each
+    return set(_METHOD_NAMES.findall(text))
+
+
+def check_console(tree: _Tree) -> None:
+    """The console's page, assets and login routes skip the authorizer (a browser has no token yet),
+    no other route does, and the supervisor's task logs users in through the Cognito Hosted UI."""
+    api = tree.module("api")
+    if api is not None:
+        public: dict[str, set[str]] = {}
+        for (kind, name), body in api.resources.items():
+            if kind != "aws_api_gateway_method" or unquote(str(body.get("authorization"))) != "NONE":
+                continue
+            path = _resource_path(api, str(body.get("resource_id", "")))
+            methods = _http_methods(api, body) - {"OPTIONS"}  # CORS preflights: check_authorizer
+            if not methods:
+                continue
+            if path == "/console/{proxy+}" or (path == "" and methods == {"GET"}):
+                public.setdefault(path, set()).update(methods)
+                continue
+            tree.fail(
+                api,
+                f"aws_api_gateway_method.{name}",
+                f"{'/'.join(sorted(methods))} {path or '/'} skips the authorizer, but only the console's routes"
+                " (GET / and /console/{proxy+}) may",
+            )
+        if "GET" not in public.get("", set()):
+            tree.fail(
+                api,
+                "aws_api_gateway_method",
+                "GET / (the console's page) goes through the authorizer: a browser loads it without a token",
+            )
+        missing = CONSOLE_METHODS - public.get("/console/{proxy+}", set())
+        if missing:
+            tree.fail(
+                api,
+                "aws_api_gateway_method",
+                f"{'/'.join(sorted(missing))} /console/{{proxy+}} (the console's assets, login and API proxy)"
+                " goes through the authorizer or is missing: the login page has no token yet",
+            )
+        for (kind, name), body in api.resources.items():
+            if (
+                kind == "aws_api_gateway_integration"
+                and _resource_path(api, str(body.get("resource_id", ""))) == "/console/{proxy+}"
+                and not unquote(str(body.get("uri", ""))).endswith("/console/{proxy}")
+            ):
+                tree.fail(
+                    api,
+                    f"aws_api_gateway_integration.{name}",
+                    "the console's routes must reach the supervisor at /console/{proxy}",
+                )
+    compute = tree.module("compute")
+    if compute is not None:
+        from devtools.terraform_check.consistency import agent_environment_values
+
+        environment = agent_environment_values(compute, "supervisor")
+        for variable, expected in CONSOLE_ENVIRONMENT.items():
+            value = unquote(environment.get(variable, ""))
+            if not value or (expected is not None and value != expected):
+                tree.fail(
+                    compute,
+                    "local.agent_environment",
+                    f"the supervisor's task must set {variable}"
+                    + (f"={expected}" if expected else "")
+                    + " (the console in AWS logs in through the Cognito Hosted UI and proxies through the ALB)",
+                )
+    for stack in tree.stacks.values():
+        calls = {c.source.rsplit("/", 1)[-1]: c for c in stack.modules.values()}
+        redirect = str(calls["compute"].arguments.get("console_redirect_uri", "")) if "compute" in calls else ""
+        callbacks = str(calls["security"].arguments.get("callback_urls", "")) if "security" in calls else ""
+        if "module.api.console_url" not in redirect or "module.api.console_url" not in callbacks:
+            tree.fail(
+                stack,
+                "module.compute",
+                "the console's redirect URI (compute console_redirect_uri) must be module.api.console_url,"
+                " and a callback URL of the app client (security callback_urls)",
+            )
+
+
 def check_first_deploy(
     configs: Mapping[Path, Config],
     terraform_dir: Path = REPO_ROOT / "terraform",
@@ -635,6 +754,7 @@ def check_first_deploy(
     check_ecs_exec(tree)
     check_archive_tiers(tree)
     check_allow_list(tree)
+    check_console(tree)
     return tree.findings
 
 

@@ -166,7 +166,7 @@ def test_compliance_readers_may_get_config_compliance_by_resource(agent: str) ->
 def test_a_missing_websocket_endpoint_on_the_supervisor_is_reported(repo_copy: Path, edit: Edit) -> None:
     edit(
         repo_copy / "terraform/modules/compute/main.tf",
-        "    supervisor        = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }\n",
+        "      ACSO_WS_MANAGEMENT_ENDPOINT   = var.ws_management_endpoint\n",
         "",
     )
     assert _messages(repo_copy) == [
@@ -185,10 +185,21 @@ def test_per_agent_secrets_that_the_task_definition_ignores_are_reported(repo_co
 
 
 def test_a_setting_the_agent_never_reads_is_reported(repo_copy: Path, edit: Edit) -> None:
-    edit(repo_copy / "terraform/modules/compute/main.tf", "{ ACSO_WS_MANAGEMENT_ENDPOINT =", "{ ACSO_WS_ENDPOINT =")
+    edit(repo_copy / "terraform/modules/compute/main.tf", "ACSO_WS_MANAGEMENT_ENDPOINT   =", "ACSO_WS_ENDPOINT   =")
     messages = _messages(repo_copy)
     assert "[env dev] supervisor: ACSO_WS_ENDPOINT is set but its settings class never reads it" in messages
     assert "[env dev] supervisor: environment variable ACSO_WS_MANAGEMENT_ENDPOINT is not set" in messages
+
+
+def test_the_consoles_settings_are_read_from_its_own_settings_class(repo_copy: Path, edit: Edit) -> None:
+    # Given the real tree, the supervisor's ACSO_CONSOLE_* pass (ConsoleSettings reads them) ...
+    assert not [m for m in _messages(repo_copy) if "ACSO_CONSOLE" in m]
+
+    # ... and a name ConsoleSettings has no field for is reported
+    edit(repo_copy / "terraform/modules/compute/main.tf", "ACSO_CONSOLE_REDIRECT_URI ", "ACSO_CONSOLE_REDIRECT_URL ")
+    assert "[env dev] supervisor: ACSO_CONSOLE_REDIRECT_URL is set but its settings class never reads it" in (
+        _messages(repo_copy)
+    )
 
 
 def test_a_supervisor_role_without_manage_connections_is_reported(repo_copy: Path, edit: Edit) -> None:

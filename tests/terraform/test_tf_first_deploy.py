@@ -89,6 +89,10 @@ def test_the_real_tree_passes_every_first_deploy_assertion(real_configs: dict[Pa
         ("no Lambda throttle alarm", "no alarm covers Lambda throttles"),
         ("no RDS alarm", "no alarm covers RDS"),
         ("no ECS task alarm", "no alarm covers ECS running task count"),
+        ("console page behind the authorizer", "GET / (the console's page) goes through the authorizer"),
+        ("console login behind the authorizer", "GET/PATCH/POST /console/{proxy+} (the console's assets, login"),
+        ("console without the Hosted UI", "the supervisor's task must set ACSO_CONSOLE_LOGIN=hosted_ui"),
+        ("console redirect not a callback URL", "the console's redirect URI (compute console_redirect_uri) must be"),
     ],
 )
 def test_each_defect_of_the_tree_before_the_fixes_is_reported(
@@ -165,6 +169,75 @@ def test_a_minor_engine_pin_on_the_main_database_is_reported(repo_copy: Path, ed
     root = _repo_with_makefile(repo_copy)
     edit(root / "terraform/modules/data/variables.tf", 'default     = "17"', 'default     = "17.4"')
     assert any("engine_version ${var.db_engine_version} pins a minor version" in m for m in _messages(root))
+
+
+def test_an_api_route_outside_the_console_that_skips_the_authorizer_is_reported(repo_copy: Path, edit: Edit) -> None:
+    # Given the /v1/* proxy made public as the console's routes are
+    root = _repo_with_makefile(repo_copy)
+    edit(
+        root / "terraform/modules/api/main.tf",
+        'http_method          = "ANY"\n  authorization        = "CUSTOM"',
+        'http_method          = "ANY"\n  authorization        = "NONE"',
+    )
+
+    assert _messages(root) == [
+        "ANY /{proxy+} skips the authorizer, but only the console's routes (GET / and /console/{proxy+}) may"
+    ]
+
+
+def test_the_console_page_behind_the_authorizer_is_reported(repo_copy: Path, edit: Edit) -> None:
+    root = _repo_with_makefile(repo_copy)
+    edit(
+        root / "terraform/modules/api/main.tf",
+        'http_method   = "GET"\n  authorization = "NONE"',
+        'http_method   = "GET"\n  authorization = "CUSTOM"',
+    )
+
+    assert _messages(root) == [
+        "GET / (the console's page) goes through the authorizer: a browser loads it without a token"
+    ]
+
+
+def test_a_console_method_missing_from_the_public_routes_is_reported(repo_copy: Path, edit: Edit) -> None:
+    # Given the console's routes without PATCH (the proxy's rule toggles and incident updates)
+    root = _repo_with_makefile(repo_copy)
+    edit(root / "terraform/modules/api/main.tf", 'toset(["GET", "POST", "PATCH"])', 'toset(["GET", "POST"])')
+
+    assert _messages(root) == [
+        "PATCH /console/{proxy+} (the console's assets, login and API proxy) goes through the authorizer or is"
+        " missing: the login page has no token yet"
+    ]
+
+
+def test_a_supervisor_task_without_the_hosted_ui_login_is_reported(repo_copy: Path, edit: Edit) -> None:
+    root = _repo_with_makefile(repo_copy)
+    edit(root / "terraform/modules/compute/main.tf", 'ACSO_CONSOLE_LOGIN            = "hosted_ui"', "")
+    edit(
+        root / "terraform/modules/compute/main.tf",
+        "ACSO_CONSOLE_UPSTREAM_HOST    = var.console_upstream_host",
+        'ACSO_CONSOLE_UPSTREAM_HOST    = ""',
+    )
+
+    assert _messages(root) == [
+        "the supervisor's task must set ACSO_CONSOLE_LOGIN=hosted_ui (the console in AWS logs in through the"
+        " Cognito Hosted UI and proxies through the ALB)",
+        "the supervisor's task must set ACSO_CONSOLE_UPSTREAM_HOST (the console in AWS logs in through the"
+        " Cognito Hosted UI and proxies through the ALB)",
+    ]
+
+
+def test_a_console_redirect_uri_that_is_not_the_app_clients_callback_is_reported(repo_copy: Path, edit: Edit) -> None:
+    root = _repo_with_makefile(repo_copy)
+    edit(
+        root / "terraform/environments/prod/main.tf",
+        "console_redirect_uri     = module.api.console_url",
+        'console_redirect_uri     = "https://console.example.com/"',
+    )
+
+    assert _messages(root) == [
+        "the console's redirect URI (compute console_redirect_uri) must be module.api.console_url, and a callback"
+        " URL of the app client (security callback_urls)"
+    ]
 
 
 def test_an_authorizer_whose_cached_answer_is_route_specific_is_reported(real_configs: dict[Path, Config]) -> None:

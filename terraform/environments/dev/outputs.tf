@@ -13,6 +13,11 @@ output "rest_api_url" {
   value       = module.api.rest_api_url
 }
 
+output "console_url" {
+  description = "The web console (the REST API stage root; log in through the Cognito Hosted UI)."
+  value       = module.api.console_url
+}
+
 output "websocket_url" {
   description = "URL of the WebSocket API."
   value       = module.api.websocket_url

@@ -23,7 +23,7 @@ module "security" {
   name_prefix         = local.name_prefix
   env                 = var.env
   agents              = local.agents
-  callback_urls       = var.callback_urls
+  callback_urls       = concat([module.api.console_url], var.callback_urls) # the console's redirect URI (compute) first
   log_retention_days  = var.log_retention_days
   deletion_protection = var.deletion_protection
 
@@ -204,4 +204,13 @@ module "compute" {
   # live in the api module), so the supervisor's task definition can wait for it without a cycle.
   ws_management_endpoint = module.api.websocket_management_endpoint
   ws_gateway_secret_arn  = module.api.ws_gateway_secret_arn
+
+  # The web console in AWS: users log in through the Cognito Hosted UI (code flow with PKCE) and
+  # come back to the stage URL, a callback URL of the app client (security module, above); its
+  # API proxy reaches the other agents on their internal ALB listeners.
+  console_redirect_uri     = module.api.console_url
+  console_hosted_ui_domain = module.security.hosted_ui_url
+  console_upstream_host    = module.api.alb_dns_name
+  console_upstream_scheme  = module.api.alb_scheme
+  console_stream_url       = module.api.websocket_url
 }

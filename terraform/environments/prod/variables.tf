@@ -98,9 +98,9 @@ variable "alb_certificate_arn" {
 }
 
 variable "callback_urls" {
-  description = "OAuth callback URLs of the web console."
+  description = "Further OAuth callback URLs of the web console (e.g. a custom domain in front of the stage); the stage URL (output console_url) is always one."
   type        = list(string)
-  default     = ["https://localhost:3000/callback"]
+  default     = []
 }
 
 variable "create_guardduty_detector" {

@@ -1,9 +1,17 @@
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   kebab       = { for k, _ in var.agents : k => replace(k, "_", "-") }
   https       = var.certificate_arn != null
   public_port = var.agents[var.public_agent].port
+  link_origin = "${local.https ? "https" : "http"}://${aws_lb.link.dns_name}:${local.public_port}"
+  # The stage's URL, built from the REST API's id rather than read from the stage: the Cognito app
+  # client's callback URLs need it, and the stage waits for the authorizer, which reads the client.
+  console_url = "https://${aws_api_gateway_rest_api.this.id}.execute-api.${data.aws_region.current.region}.${data.aws_partition.current.dns_suffix}/${var.stage_name}/"
+  # HTTP methods of the console's routes under /console/ (acso_supervisor.console.routes): assets
+  # and session config (GET), login and refresh (POST), and its API proxy (GET, POST, PATCH).
+  console_methods = toset(["GET", "POST", "PATCH"])
   access_log_format = jsonencode({
     requestId    = "$context.requestId"
     ip           = "$context.identity.sourceIp"
@@ -277,6 +285,75 @@ resource "aws_api_gateway_integration" "proxy_options" {
   }
 }
 
+# The web console (acso_supervisor.console) is a page the browser loads before it holds a token, so
+# its routes cannot sit behind the authorizer: GET / (the page) and /console/{proxy+} (its assets,
+# the login and token-refresh endpoints, and its same-origin proxy). Only these are public here;
+# every /v1/* path keeps the authorizer above. The proxy forwards only calls that carry a bearer
+# token, and the agent behind it verifies and authorizes that token as for any other caller.
+resource "aws_api_gateway_method" "console_index" {
+  #checkov:skip=CKV_AWS_59:The console's page: a browser loads it before it has a token; it holds no data (the supervisor serves it to anyone).
+  #checkov:skip=CKV2_AWS_53:GET / takes no parameters or body.
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  resource_id   = aws_api_gateway_rest_api.this.root_resource_id
+  http_method   = "GET"
+  authorization = "NONE"
+}
+
+resource "aws_api_gateway_integration" "console_index" {
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = aws_api_gateway_rest_api.this.root_resource_id
+  http_method             = aws_api_gateway_method.console_index.http_method
+  type                    = "HTTP_PROXY"
+  integration_http_method = "GET"
+  connection_type         = "VPC_LINK"
+  connection_id           = aws_api_gateway_vpc_link.this.id
+  uri                     = "${local.link_origin}/"
+}
+
+resource "aws_api_gateway_resource" "console" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = "console"
+}
+
+resource "aws_api_gateway_resource" "console_proxy" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.console.id
+  path_part   = "{proxy+}"
+}
+
+resource "aws_api_gateway_method" "console_proxy" {
+  #checkov:skip=CKV_AWS_59:The console's assets and login endpoints are loaded before the user has a token; its API proxy forwards the caller's token and the agents verify it.
+  for_each = local.console_methods
+
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  resource_id          = aws_api_gateway_resource.console_proxy.id
+  http_method          = each.key
+  authorization        = "NONE"
+  request_validator_id = aws_api_gateway_request_validator.this.id
+
+  request_parameters = {
+    "method.request.path.proxy" = true
+  }
+}
+
+resource "aws_api_gateway_integration" "console_proxy" {
+  for_each = aws_api_gateway_method.console_proxy
+
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = aws_api_gateway_resource.console_proxy.id
+  http_method             = each.value.http_method
+  type                    = "HTTP_PROXY"
+  integration_http_method = each.value.http_method
+  connection_type         = "VPC_LINK"
+  connection_id           = aws_api_gateway_vpc_link.this.id
+  uri                     = "${local.link_origin}/console/{proxy}"
+
+  request_parameters = {
+    "integration.request.path.proxy" = "method.request.path.proxy"
+  }
+}
+
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
@@ -289,6 +366,12 @@ resource "aws_api_gateway_deployment" "this" {
       aws_api_gateway_authorizer.this.authorizer_result_ttl_in_seconds,
       aws_api_gateway_method.proxy_options.id,
       aws_api_gateway_integration.proxy_options.id,
+      aws_api_gateway_method.console_index.id,
+      aws_api_gateway_integration.console_index.id,
+      aws_api_gateway_resource.console.id,
+      aws_api_gateway_resource.console_proxy.id,
+      [for m in aws_api_gateway_method.console_proxy : m.id],
+      [for i in aws_api_gateway_integration.console_proxy : i.id],
     ]))
   }
 

@@ -69,3 +69,13 @@ output "ws_gateway_secret_arn" {
   description = "Secret holding the X-ACSO-Gateway-Secret value (inject it into the supervisor as ACSO_WS_GATEWAY_SECRET)."
   value       = aws_secretsmanager_secret.ws_gateway.arn
 }
+
+output "console_url" {
+  description = "URL of the web console: the REST API stage's root, with its trailing slash (also the Hosted UI callback URL)."
+  value       = local.console_url
+}
+
+output "alb_scheme" {
+  description = "Scheme of the internal ALB's listeners (https when certificate_arn is set)."
+  value       = local.https ? "https" : "http"
+}

@@ -35,10 +35,23 @@ locals {
   # the stage's @connections endpoint and accepts /v1/ws/* calls only with the header value the
   # api module's integrations send (kept in the acso-<env>/ws-gateway secret, read by ECS at start).
   #
+  # The supervisor also serves the web console (acso_supervisor.console.settings): in AWS users log
+  # in through the Cognito Hosted UI and come back to the stage URL; the console's same-origin API
+  # proxy reaches the other agents on the internal ALB's listeners (not on the supervisor's
+  # localhost, as locally), and its live updates come through the WebSocket API.
+  #
   # Incident response contains only resources of the accounts on its allow-list (the deployment
   # account and var.allowed_account_ids' members); it refuses to start without one outside local.
   agent_environment = {
-    supervisor        = { ACSO_WS_MANAGEMENT_ENDPOINT = var.ws_management_endpoint }
+    supervisor = {
+      ACSO_WS_MANAGEMENT_ENDPOINT   = var.ws_management_endpoint
+      ACSO_CONSOLE_LOGIN            = "hosted_ui"
+      ACSO_CONSOLE_HOSTED_UI_DOMAIN = var.console_hosted_ui_domain
+      ACSO_CONSOLE_REDIRECT_URI     = var.console_redirect_uri
+      ACSO_CONSOLE_UPSTREAM_HOST    = var.console_upstream_host
+      ACSO_CONSOLE_UPSTREAM_SCHEME  = var.console_upstream_scheme
+      ACSO_CONSOLE_STREAM_URL       = var.console_stream_url
+    }
     incident_response = { ACSO_ALLOWED_ACCOUNT_IDS = jsonencode(var.allowed_account_ids) } # a JSON list, as pydantic-settings reads one
   }
 

@@ -128,6 +128,37 @@ variable "ws_gateway_secret_arn" {
   type        = string
 }
 
+variable "console_redirect_uri" {
+  description = "The web console's URL, where the Cognito Hosted UI sends users back (api module output console_url; a callback URL of the app client)."
+  type        = string
+}
+
+variable "console_hosted_ui_domain" {
+  description = "Origin of the Cognito Hosted UI the console logs users in through (security module output hosted_ui_url)."
+  type        = string
+}
+
+variable "console_upstream_host" {
+  description = "Host the console's API proxy reaches the agents on: the internal ALB, one listener per agent port (api module output alb_dns_name)."
+  type        = string
+}
+
+variable "console_stream_url" {
+  description = "The console's live event stream: the API Gateway WebSocket API's stage URL (api module output websocket_url; the REST API cannot carry /v1/stream)."
+  type        = string
+}
+
+variable "console_upstream_scheme" {
+  description = "Scheme of the internal ALB's listeners (api module output alb_scheme)."
+  type        = string
+  default     = "http"
+
+  validation {
+    condition     = contains(["http", "https"], var.console_upstream_scheme)
+    error_message = "console_upstream_scheme is http or https."
+  }
+}
+
 variable "log_level" {
   description = "ACSO_LOG_LEVEL of the services."
   type        = string

@@ -235,6 +235,17 @@ resource "aws_vpc_security_group_egress_rule" "ecs_to_ecs" {
   referenced_security_group_id = aws_security_group.ecs.id
 }
 
+# The supervisor's console proxies API calls to the other agents through the internal ALB's
+# listeners (acso_supervisor.console, ACSO_CONSOLE_UPSTREAM_HOST).
+resource "aws_vpc_security_group_egress_rule" "ecs_to_alb" {
+  security_group_id            = aws_security_group.ecs.id
+  description                  = "To the internal ALB's agent listeners (the console's API proxy)"
+  ip_protocol                  = "tcp"
+  from_port                    = min(var.service_ports...)
+  to_port                      = max(var.service_ports...)
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
 resource "aws_vpc_security_group_egress_rule" "ecs_to_database" {
   security_group_id            = aws_security_group.ecs.id
   description                  = "PostgreSQL"

@@ -48,6 +48,11 @@ output "user_pool_domain" {
   value       = aws_cognito_user_pool_domain.this.domain
 }
 
+output "hosted_ui_url" {
+  description = "Origin of the Cognito Hosted UI (the console's ACSO_CONSOLE_HOSTED_UI_DOMAIN: /oauth2/authorize and /oauth2/token)."
+  value       = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.region}.amazoncognito.com"
+}
+
 output "app_client_id" {
   description = "ID of the `acso-<env>-api` app client."
   value       = aws_cognito_user_pool_client.api.id

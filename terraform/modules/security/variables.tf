@@ -55,7 +55,7 @@ variable "integration_secrets" {
 }
 
 variable "callback_urls" {
-  description = "OAuth callback URLs of the web client (the console)."
+  description = "OAuth callback URLs of the web client: the console's URL (the REST API stage root, acso_supervisor.console's redirect URI) and any other it is served at."
   type        = list(string)
   default     = ["https://localhost:3000/callback"]
 
