@@ -241,9 +241,13 @@ class LocalStack:
             # Set it in the environment (or ACSO_SERVICE_ENV) against an emulator that has them.
             "ACSO_CONFIG_COMPLIANCE_ENABLED": "false",
             # Containment may touch the emulator's account, and only it (no default outside local).
-            # A JSON list: pydantic-settings decodes list settings as JSON, and a bare 12-digit id
-            # would decode as a number.
-            "ACSO_ALLOWED_ACCOUNT_IDS": json.dumps([self.settings.aws_account_id]),
+            # Incident response's containment allow-list (the one service that reads it), as the JSON
+            # list Terraform writes too.
+            **(
+                {"ACSO_ALLOWED_ACCOUNT_IDS": json.dumps([self.settings.aws_account_id])}
+                if agent is Agent.INCIDENT_RESPONSE
+                else {}
+            ),
             **os.environ,
             **LOCAL_CREDENTIALS,
             "AWS_REGION": self.settings.aws_region,
