@@ -295,8 +295,7 @@ class Incidents:
             row = await self._locked(conn, incident_id)
             if row["status"] == "closed":
                 raise Conflict("incident_closed", "the incident is already closed")
-            await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", incident_id, body.resolution)
-            await lifecycle.set_status(conn, incident_id, "closed", actor, body.resolution, current=row["status"])
+            await lifecycle.close(conn, incident_id, actor, body.resolution, current=row["status"])
         self._outbox.wake()
         return await self.get(incident_id)
 
@@ -399,8 +398,7 @@ class Incidents:
                 if row is None or row["status"] == "closed" or row["verdict"] != "benign":
                     continue
                 resolution = f"benign: closed after {self._settings.benign_close_after_s:g} s"
-                await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", row["id"], resolution)
-                await lifecycle.set_status(conn, row["id"], "closed", "acso", resolution, current=row["status"])
+                await lifecycle.close(conn, row["id"], "acso", resolution, current=row["status"])
                 closed += 1
         if closed:
             self._outbox.wake()

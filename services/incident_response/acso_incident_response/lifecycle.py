@@ -172,6 +172,12 @@ async def set_status(
     await announce(conn, incident_id, detail_type, extra, was_severity=row["severity"])
 
 
+async def close(conn: asyncpg.Connection, incident_id: str, actor: str, resolution: str, *, current: str) -> None:
+    """Close the incident with its resolution (recorded before the status, so the announcement has it)."""
+    await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", incident_id, resolution)
+    await set_status(conn, incident_id, "closed", actor, resolution, current=current)
+
+
 async def reopen(conn: asyncpg.Connection, incident_id: str, actor: str, reason: str) -> None:
     """Take a contained incident back to `triaged`: new resources of it still need containment.
 

@@ -23,7 +23,7 @@ from acso_incident_response.playbook import Playbook, PlaybookStep, select_playb
 from acso_incident_response.policy import Decision, check
 from acso_incident_response.settings import Settings
 from acso_incident_response.targets import Target, TargetKind, targets_of
-from acso_shared.alerts.models import SeverityLabel
+from acso_shared.alerts.models import SEVERITY_ORDER
 from acso_shared.contracts import (
     CONTAINMENT_RESULT,
     COST_IMPACT_REQUEST,
@@ -43,7 +43,6 @@ from acso_shared.runtime import AgentRuntime
 ACTION_EXECUTE = "action.execute"
 TERMINAL = ("succeeded", "failed", "reverted", "rejected", "blocked")
 SYSTEM = "acso"
-SEVERITY_ORDER = [s.value for s in SeverityLabel]
 VERDICT_ORDER = ["benign", "suspicious", "malicious"]
 # Runs after the deterministic plan has committed (the reasoning layer's response plan).
 AfterPlanning = Callable[[ResponseRequest, str | None, Playbook | None], Awaitable[object]]
@@ -628,8 +627,13 @@ def _target_outcomes(actions: list[asyncpg.Record]) -> dict[str, str]:
     return outcomes
 
 
+def _is_resource(target: str) -> bool:
+    """An affected resource, not an address the response blocks: its containment must succeed."""
+    return not target.startswith(f"{TargetKind.IP.value}:")
+
+
 def _alert_outcome(outcomes: dict[str, str]) -> Literal["contained", "failed", "no_action"]:
-    resources = {t: o for t, o in outcomes.items() if not t.startswith(f"{TargetKind.IP.value}:")}
+    resources = {t: o for t, o in outcomes.items() if _is_resource(t)}
     if any(o == "failed" for o in resources.values()):
         return "failed"
     if any(o == "contained" for o in outcomes.values()):
@@ -653,12 +657,11 @@ async def settle(conn: asyncpg.Connection, incident_id: str, *, planning: str | 
         incident_id,
     )
     by_id = {a["id"]: a for a in actions}
-    incident = await conn.fetchrow("SELECT status, first_seen, created_at FROM ir_incidents WHERE id = $1", incident_id)
+    incident = await conn.fetchrow("SELECT status, first_seen FROM ir_incidents WHERE id = $1", incident_id)
+    status = incident["status"]
     open_actions = [a for a in actions if a["status"] not in TERMINAL]
-    targets = _target_outcomes(actions)
-    resource_targets = {t: o for t, o in targets.items() if not t.startswith(f"{TargetKind.IP.value}:")}
-    uncontained = sorted(t for t, o in resource_targets.items() if o == "failed")
-    if incident["status"] == "contained" and (open_actions or uncontained):
+    uncontained = sorted(t for t, o in _target_outcomes(actions).items() if _is_resource(t) and o == "failed")
+    if status == "contained" and (open_actions or uncontained):
         await lifecycle.reopen(
             conn,
             incident_id,
@@ -667,6 +670,7 @@ async def settle(conn: asyncpg.Connection, incident_id: str, *, planning: str | 
             if open_actions
             else f"containment of {', '.join(uncontained)} did not succeed",
         )
+        status = "triaged"
     alerts = await conn.fetch(
         "SELECT alert_id, workflow_id, action_ids, containment FROM ir_incident_alerts"
         " WHERE incident_id = $1 AND workflow_id IS NOT NULL AND (containment IS NULL OR containment = 'pending'"
@@ -675,7 +679,6 @@ async def settle(conn: asyncpg.Connection, incident_id: str, *, planning: str | 
         planning,
     )
     planning_open = 0
-    status = await conn.fetchval("SELECT status FROM ir_incidents WHERE id = $1", incident_id)
     real = [a for a in actions if not a["dry_run"]]
     if status == "triaged" and not open_actions and not uncontained and any(a["status"] == "succeeded" for a in real):
         await lifecycle.set_status(
@@ -734,9 +737,7 @@ async def _request_cost_impact(
 ) -> None:
     """Ask financial intelligence for the contained incident's cost impact (replacing an earlier estimate)."""
     version = await conn.fetchval("SELECT version FROM ir_incidents WHERE id = $1", incident_id)
-    resource_ids = sorted(
-        {a["target"].partition(":")[2] for a in actions if not a["target"].startswith(f"{TargetKind.IP.value}:")}
-    )
+    resource_ids = sorted({a["target"].partition(":")[2] for a in actions if _is_resource(a["target"])})
     request = CostImpactRequest(
         incident_id=incident_id,
         resource_ids=resource_ids,
@@ -780,8 +781,7 @@ async def resolve_if_done(conn: asyncpg.Connection, incident_id: str) -> bool:
     if row is None or not row["resolve_when_done"] or row["open"] or row["status"] == "closed":
         return False
     resolution = "resolved at the source: every alert of the incident was resolved, archived or passed"
-    await conn.execute("UPDATE ir_incidents SET resolution = $2 WHERE id = $1", incident_id, resolution)
-    await lifecycle.set_status(conn, incident_id, "closed", SYSTEM, resolution, current=row["status"])
+    await lifecycle.close(conn, incident_id, SYSTEM, resolution, current=row["status"])
     return True
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import asyncpg
 
 from acso_shared.alerts.fingerprint import correlation_keys, fingerprint
-from acso_shared.alerts.models import AlertState, NormalizedAlert
+from acso_shared.alerts.models import SEVERITY_ORDER, AlertState, NormalizedAlert
 from acso_shared.alerts.normalize import normalize_payload
 from acso_shared.contracts import COST_FINDINGS, CostFinding, CostFindings
 from acso_shared.db import Database
@@ -28,7 +28,7 @@ from acso_shared.logging import get_logger
 from acso_shared.messaging.envelope import Envelope
 from acso_shared.resources import Agent
 from acso_supervisor.stream import EventHub
-from acso_supervisor.workflows import SEVERITY_ORDER, WorkflowEngine
+from acso_supervisor.workflows import WorkflowEngine
 
 log = get_logger("acso.supervisor.ingest")
 

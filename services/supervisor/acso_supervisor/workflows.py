@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from acso_shared.alerts.models import NormalizedAlert, SeverityLabel
+from acso_shared.alerts.models import SEVERITY_ORDER, NormalizedAlert
 from acso_shared.contracts import (
     CONTAINMENT_RESULT,
     INCIDENT_ALERT_RESOLVED,
@@ -55,7 +55,6 @@ from acso_supervisor.stream import EventHub
 log = get_logger("acso.supervisor.workflows")
 
 ALERT_WORKFLOW = "alert_to_containment"
-SEVERITY_ORDER = [s.value for s in SeverityLabel]
 SENDER = Agent.SUPERVISOR.value
 
 

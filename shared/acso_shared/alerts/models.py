@@ -61,6 +61,8 @@ class SeverityLabel(StrEnum):
     FATAL = "fatal"
 
 
+#: Labels from least to most severe: the order "the worst of the alerts" is taken in.
+SEVERITY_ORDER: list[str] = [label.value for label in SeverityLabel]
 LABEL_BY_ID: dict[SeverityId, SeverityLabel] = {sid: SeverityLabel(sid.name.lower()) for sid in SeverityId}
 ID_BY_LABEL: dict[SeverityLabel, SeverityId] = {label: sid for sid, label in LABEL_BY_ID.items()}
 
