@@ -102,6 +102,9 @@ class WsGateway:
         self._ttl_s = settings.ws_connection_ttl_s
         self._refresh_s = settings.ws_refresh_interval_s
         self._pumps: dict[str, tuple[Subscriber, asyncio.Task[None]]] = {}
+        # Connections found gone and dropped here: a refresh that read the store before the drop's
+        # delete must not attach them again (one did, so a gone connection kept receiving).
+        self._gone: set[str] = set()
         self._refresher: asyncio.Task[None] | None = None
 
     @property
@@ -149,7 +152,10 @@ class WsGateway:
         for connection_id in set(self._pumps) - set(records):
             self._detach(connection_id)
         for record in records.values():
-            self._attach(record)
+            if record.connection_id not in self._gone:
+                self._attach(record)
+        # Once the store no longer holds a gone connection, no later read can bring it back.
+        self._gone &= set(records)
 
     async def start(self, _: AgentRuntime) -> None:
         """Start the publisher when a management endpoint is configured."""
@@ -209,6 +215,7 @@ class WsGateway:
                 log.warning("ws_post_failed", connection_id=connection_id, error=translate_aws_error(err, "post").code)
 
     async def _drop(self, connection_id: str) -> None:
+        self._gone.add(connection_id)
         self._detach(connection_id)
         try:
             await self._runtime.state.delete(STATE_PK, connection_id)
